@@ -1,0 +1,285 @@
+//! Parquet tables with arrow-rs: atomic writes with `fedser.*` key-value
+//! metadata, whole-file reads and typed column access.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::file::metadata::KeyValue;
+
+use crate::{temp_path, CacheError, Result};
+
+/// A column under construction.
+#[derive(Debug, Clone)]
+pub enum Column {
+    /// Utf8.
+    Str(Vec<String>),
+    /// Nullable Utf8.
+    OptStr(Vec<Option<String>>),
+    /// Int32.
+    I32(Vec<i32>),
+    /// Nullable Int32.
+    OptI32(Vec<Option<i32>>),
+    /// Int64.
+    I64(Vec<i64>),
+    /// UInt64.
+    U64(Vec<u64>),
+    /// Float32.
+    F32(Vec<f32>),
+    /// Float64.
+    F64(Vec<f64>),
+    /// Boolean.
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    fn into_array(self) -> (DataType, bool, ArrayRef) {
+        match self {
+            Column::Str(v) => (DataType::Utf8, false, Arc::new(StringArray::from(v))),
+            Column::OptStr(v) => (DataType::Utf8, true, Arc::new(StringArray::from(v))),
+            Column::I32(v) => (DataType::Int32, false, Arc::new(Int32Array::from(v))),
+            Column::OptI32(v) => (DataType::Int32, true, Arc::new(Int32Array::from(v))),
+            Column::I64(v) => (DataType::Int64, false, Arc::new(Int64Array::from(v))),
+            Column::U64(v) => (DataType::UInt64, false, Arc::new(UInt64Array::from(v))),
+            Column::F32(v) => (DataType::Float32, false, Arc::new(Float32Array::from(v))),
+            Column::F64(v) => (DataType::Float64, false, Arc::new(Float64Array::from(v))),
+            Column::Bool(v) => (DataType::Boolean, false, Arc::new(BooleanArray::from(v))),
+        }
+    }
+}
+
+/// Builds a batch from named columns (all the same length).
+///
+/// # Errors
+/// [`CacheError::Arrow`] when lengths differ (the path names the table).
+pub fn batch(path: &Path, columns: Vec<(String, Column)>) -> Result<RecordBatch> {
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut arrays = Vec::with_capacity(columns.len());
+    for (name, col) in columns {
+        let (dt, nullable, arr) = col.into_array();
+        fields.push(Field::new(name, dt, nullable));
+        arrays.push(arr);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })
+}
+
+/// Writes `batch` to `path` atomically as zstd Parquet with `metadata` as
+/// key-value metadata (`fedser.stage`, `fedser.version`, ...).
+///
+/// # Errors
+/// [`CacheError::Io`] / [`CacheError::Parquet`] naming the path.
+pub fn write_parquet(path: &Path, batch: &RecordBatch, metadata: &[(&str, String)]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| CacheError::io("cannot create folder", parent, e))?;
+    }
+    let tmp = temp_path(path);
+    let kv: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new((*k).to_owned(), v.clone())).collect();
+    // Wide tables (6,000+ columns): one row group, no statistics or page
+    // indexes, so the footer stays small and reads stay fast.
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let result = (|| -> Result<()> {
+        let file = File::create(&tmp).map_err(|e| CacheError::io("cannot write", path, e))?;
+        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))
+            .map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
+        w.write(batch).map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
+        let file = w.into_inner().map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
+        file.sync_all().map_err(|e| CacheError::io("cannot write", path, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| CacheError::io("cannot rename into", path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a whole Parquet file into one batch, optionally only some columns
+/// (by name; unknown names are an error).
+///
+/// # Errors
+/// [`CacheError::Io`], [`CacheError::Parquet`], [`CacheError::Column`].
+pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch> {
+    let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
+    let pq = |source| CacheError::Parquet { path: path.to_path_buf(), source };
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    if let Some(cols) = columns {
+        let schema = builder.schema().clone();
+        let mut idx = Vec::with_capacity(cols.len());
+        for c in cols {
+            let i = schema.index_of(c).map_err(|_| CacheError::Column {
+                path: path.to_path_buf(),
+                column: (*c).to_owned(),
+                problem: "is missing".into(),
+            })?;
+            idx.push(i);
+        }
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), idx);
+        builder = builder.with_projection(mask);
+    }
+    let schema = builder.schema().clone();
+    let reader = builder.with_batch_size(1 << 16).build().map_err(pq)?;
+    let batches: Vec<RecordBatch> = reader
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })?;
+    let out_schema = batches.first().map_or_else(
+        || {
+            let fields: Vec<Field> = match columns {
+                Some(cols) => cols
+                    .iter()
+                    .filter_map(|c| schema.field_with_name(c).ok().cloned())
+                    .collect(),
+                None => schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
+            };
+            Arc::new(Schema::new(fields))
+        },
+        RecordBatch::schema,
+    );
+    arrow_select_concat(&out_schema, &batches).map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })
+}
+
+fn arrow_select_concat(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+    if batches.len() == 1 {
+        return Ok(batches[0].clone());
+    }
+    if batches.is_empty() {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    arrow_select::concat::concat_batches(schema, batches)
+}
+
+/// Reads the key-value metadata of a Parquet file.
+///
+/// # Errors
+/// [`CacheError::Io`], [`CacheError::Parquet`].
+pub fn read_metadata(path: &Path) -> Result<Vec<(String, String)>> {
+    let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
+    Ok(builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| kv.iter().map(|k| (k.key.clone(), k.value.clone().unwrap_or_default())).collect())
+        .unwrap_or_default())
+}
+
+fn col<'a>(path: &Path, b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    b.column_by_name(name).ok_or_else(|| CacheError::Column {
+        path: path.to_path_buf(),
+        column: name.to_owned(),
+        problem: "is missing".into(),
+    })
+}
+
+fn wrong(path: &Path, name: &str, want: &str) -> CacheError {
+    CacheError::Column { path: path.to_path_buf(), column: name.to_owned(), problem: format!("is not {want}") }
+}
+
+/// A Utf8 column as strings (nulls become empty).
+///
+/// # Errors
+/// [`CacheError::Column`] when missing or of another type.
+pub fn strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<String>> {
+    let a = col(path, b, name)?;
+    let s = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| wrong(path, name, "Utf8"))?;
+    Ok((0..s.len()).map(|i| if s.is_null(i) { String::new() } else { s.value(i).to_owned() }).collect())
+}
+
+/// A nullable Utf8 column.
+///
+/// # Errors
+/// [`CacheError::Column`] when missing or of another type.
+pub fn opt_strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let a = col(path, b, name)?;
+    let s = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| wrong(path, name, "Utf8"))?;
+    Ok((0..s.len()).map(|i| if s.is_null(i) { None } else { Some(s.value(i).to_owned()) }).collect())
+}
+
+/// An integer column (Int32 or Int64) as i64 (nulls become `None`).
+///
+/// # Errors
+/// [`CacheError::Column`] when missing or not an integer.
+pub fn ints(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let a = col(path, b, name)?;
+    if let Some(x) = a.as_any().downcast_ref::<Int32Array>() {
+        return Ok((0..x.len()).map(|i| (!x.is_null(i)).then(|| i64::from(x.value(i)))).collect());
+    }
+    if let Some(x) = a.as_any().downcast_ref::<Int64Array>() {
+        return Ok((0..x.len()).map(|i| (!x.is_null(i)).then(|| x.value(i))).collect());
+    }
+    Err(wrong(path, name, "an integer"))
+}
+
+/// A float column (Float32 or Float64) as f64 (nulls become NaN).
+///
+/// # Errors
+/// [`CacheError::Column`] when missing or not a float.
+pub fn floats(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let a = col(path, b, name)?;
+    if let Some(x) = a.as_any().downcast_ref::<Float32Array>() {
+        return Ok((0..x.len()).map(|i| if x.is_null(i) { f64::NAN } else { f64::from(x.value(i)) }).collect());
+    }
+    if let Some(x) = a.as_any().downcast_ref::<Float64Array>() {
+        return Ok((0..x.len()).map(|i| if x.is_null(i) { f64::NAN } else { x.value(i) }).collect());
+    }
+    Err(wrong(path, name, "a float"))
+}
+
+/// A Float32 column by index, appended into `out` (for wide tables).
+///
+/// # Errors
+/// [`CacheError::Column`] when not Float32.
+pub fn f32_column<'a>(path: &Path, b: &'a RecordBatch, index: usize) -> Result<&'a Float32Array> {
+    let name = b.schema().field(index).name().clone();
+    b.column(index).as_any().downcast_ref::<Float32Array>().ok_or_else(|| wrong(path, &name, "Float32"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.parquet");
+        let b = batch(
+            &p,
+            vec![
+                ("file".into(), Column::Str(vec!["a".into(), "b".into()])),
+                ("actor".into(), Column::I32(vec![1001, 1002])),
+                ("x".into(), Column::F32(vec![0.5, 1.5])),
+                ("sex".into(), Column::OptStr(vec![Some("Male".into()), None])),
+            ],
+        )
+        .unwrap();
+        write_parquet(&p, &b, &[("fedser.stage", "test".into())]).unwrap();
+        let r = read_parquet(&p, None).unwrap();
+        assert_eq!(r.num_rows(), 2);
+        assert_eq!(strings(&p, &r, "file").unwrap(), vec!["a", "b"]);
+        assert_eq!(ints(&p, &r, "actor").unwrap(), vec![Some(1001), Some(1002)]);
+        assert_eq!(floats(&p, &r, "x").unwrap(), vec![0.5, 1.5]);
+        assert_eq!(opt_strings(&p, &r, "sex").unwrap(), vec![Some("Male".into()), None]);
+        let proj = read_parquet(&p, Some(&["x"])).unwrap();
+        assert_eq!(proj.num_columns(), 1);
+        assert!(read_parquet(&p, Some(&["nope"])).is_err());
+        assert!(read_metadata(&p).unwrap().contains(&("fedser.stage".into(), "test".into())));
+        assert!(strings(&p, &r, "actor").is_err());
+    }
+}

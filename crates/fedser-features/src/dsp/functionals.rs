@@ -1,0 +1,814 @@
+//! Functionals applied to LLD contours (spec section 5).
+//!
+//! Each public `*_into` function appends its outputs (as f32) to `out` in
+//! openSMILE's order. All of them accept any contour length, including 0,
+//! and never produce NaN or infinity (non-finite results become 0).
+
+/// Frame period in seconds.
+const T: f32 = 0.01;
+
+/// Names of the 31 functionals of groups A and B.
+pub const AB_NAMES: [&str; 31] = [
+    "range", "maxPos", "minPos", "quartile1", "quartile2", "quartile3", "iqr1-2", "iqr2-3",
+    "iqr1-3", "percentile1.0", "percentile99.0", "pctlrange0-1", "stddev", "skewness",
+    "kurtosis", "meanSegLen", "maxSegLen", "minSegLen", "segLenStddev", "upleveltime25",
+    "upleveltime50", "upleveltime75", "upleveltime90", "risetime", "leftctime", "lpgain", "lpc0",
+    "lpc1", "lpc2", "lpc3", "lpc4",
+];
+
+/// Names of the 23 functionals of the LLD group.
+pub const LLD_NAMES: [&str; 23] = [
+    "amean", "flatness", "rqmean", "meanPeakDist", "peakDistStddev", "peakRangeAbs",
+    "peakRangeRel", "peakMeanAbs", "peakMeanMeanDist", "peakMeanRel", "minRangeRel",
+    "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope", "stddevFallingSlope", "linregc1",
+    "linregc2", "linregerrQ", "qregc1", "qregc2", "qregc3", "qregerrQ", "centroid",
+];
+
+/// Names of the 15 functionals of the Delta group.
+pub const DELTA_NAMES: [&str; 15] = [
+    "flatness", "posamean", "rqmean", "meanPeakDist", "peakDistStddev", "peakRangeAbs",
+    "peakRangeRel", "peakMeanAbs", "peakMeanMeanDist", "peakMeanRel", "minRangeRel",
+    "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope", "stddevFallingSlope",
+];
+
+/// Names of the 39 functionals of the Nz group.
+pub const NZ_NAMES: [&str; 39] = [
+    "amean", "flatness", "posamean", "rqmean", "range", "maxPos", "minPos", "linregc1",
+    "linregc2", "linregerrQ", "qregc1", "qregc2", "qregc3", "qregerrQ", "centroid", "quartile1",
+    "quartile2", "quartile3", "iqr1-2", "iqr2-3", "iqr1-3", "percentile1.0", "percentile99.0",
+    "pctlrange0-1", "stddev", "skewness", "kurtosis", "upleveltime25", "upleveltime50",
+    "upleveltime75", "upleveltime90", "risetime", "leftctime", "lpgain", "lpc0", "lpc1", "lpc2",
+    "lpc3", "lpc4",
+];
+
+/// Names of the 5 functionals of the F0 group.
+pub const F0_NAMES: [&str; 5] = ["nnz", "meanSegLen", "maxSegLen", "minSegLen", "segLenStddev"];
+
+/// Reusable scratch space for the functionals.
+#[derive(Default)]
+pub struct FuncScratch {
+    sorted: Vec<f32>,
+    peaks: Vec<PeakEl>,
+    segs: Vec<usize>,
+    rising: Vec<f32>,
+    falling: Vec<f32>,
+}
+
+#[derive(Clone, Copy)]
+struct PeakEl {
+    is_max: bool,
+    y: f32,
+    idx: usize,
+    alive: bool,
+}
+
+/// Basic statistics shared by several functionals.
+#[derive(Clone, Copy)]
+struct Basic {
+    min: f32,
+    max: f32,
+    mean: f32,
+    n: usize,
+}
+
+fn basic(x: &[f32]) -> Basic {
+    let mut min = f32::INFINITY;
+    let mut max = f32::NEG_INFINITY;
+    let mut s = 0f64;
+    for &v in x {
+        min = min.min(v);
+        max = max.max(v);
+        s += v as f64;
+    }
+    if x.is_empty() {
+        return Basic { min: 0.0, max: 0.0, mean: 0.0, n: 0 };
+    }
+    Basic { min, max, mean: (s / x.len() as f64) as f32, n: x.len() }
+}
+
+#[inline]
+fn fin(v: f64) -> f32 {
+    let f = v as f32;
+    if f.is_finite() {
+        f
+    } else {
+        0.0
+    }
+}
+
+fn push_zeros(out: &mut Vec<f32>, n: usize) {
+    out.extend(std::iter::repeat_n(0.0, n));
+}
+
+/// The 31 functionals of groups A and B (relative-threshold segments).
+pub fn ab_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    if x.is_empty() {
+        push_zeros(out, AB_NAMES.len());
+        return;
+    }
+    let b = basic(x);
+    extremes(x, &b, out);
+    percentiles(x, sc, out);
+    moments(x, &b, out);
+    segments_rel(x, &b, sc, out);
+    times(x, &b, out);
+    lpc(x, out);
+}
+
+/// The 23 functionals of the LLD group (regression per second).
+pub fn lld_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    if x.is_empty() {
+        push_zeros(out, LLD_NAMES.len());
+        return;
+    }
+    let b = basic(x);
+    out.push(b.mean);
+    out.push(flatness(x));
+    out.push(rqmean(x));
+    peaks2(x, &b, sc, out);
+    regression(x, &b, true, out);
+}
+
+/// The 15 functionals of the Delta group.
+pub fn delta_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    if x.is_empty() {
+        push_zeros(out, DELTA_NAMES.len());
+        return;
+    }
+    let b = basic(x);
+    out.push(flatness(x));
+    out.push(posamean(x));
+    out.push(rqmean(x));
+    peaks2(x, &b, sc, out);
+}
+
+/// The 39 functionals of the Nz group; zeros are removed from `x` first.
+pub fn nz_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    let nz: Vec<f32> = x.iter().copied().filter(|&v| v != 0.0).collect();
+    let x = &nz[..];
+    if x.is_empty() {
+        push_zeros(out, NZ_NAMES.len());
+        return;
+    }
+    let b = basic(x);
+    out.push(b.mean);
+    out.push(flatness(x));
+    out.push(posamean(x));
+    out.push(rqmean(x));
+    extremes(x, &b, out);
+    regression(x, &b, false, out);
+    percentiles(x, sc, out);
+    moments(x, &b, out);
+    times(x, &b, out);
+    lpc(x, out);
+}
+
+/// The 5 functionals of the F0 group (non-zero ratio and non-zero segments).
+pub fn f0_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    if x.is_empty() {
+        push_zeros(out, F0_NAMES.len());
+        return;
+    }
+    let nnz = x.iter().filter(|&&v| v != 0.0).count();
+    out.push((nnz as f64 / x.len() as f64) as f32);
+    sc.segs.clear();
+    let (mut state, mut cs, mut ce, mut sidx) = (0u8, 0usize, 0usize, 0usize);
+    for (i, &v) in x.iter().enumerate() {
+        if v != 0.0 {
+            match state {
+                1 => {
+                    ce = 0;
+                    cs += 1;
+                    if cs >= 3 {
+                        cs = 0;
+                        state = 2;
+                    }
+                }
+                0 => {
+                    cs += 1;
+                    sidx = i;
+                    state = 1;
+                }
+                _ => ce = 0,
+            }
+        } else {
+            match state {
+                2 => {
+                    cs = 0;
+                    ce += 1;
+                    if ce >= 2 {
+                        state = 0;
+                        sc.segs.push((i - ce).saturating_sub(sidx));
+                        ce = 0;
+                    }
+                }
+                1 => {
+                    ce += 1;
+                    if ce >= 2 {
+                        state = 0;
+                        ce = 0;
+                        cs = 0;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if state == 2 {
+        ce += 1;
+        sc.segs.push((x.len().saturating_sub(ce)).saturating_sub(sidx));
+    }
+    seg_stats(&sc.segs, out);
+}
+
+fn extremes(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
+    let n = x.len() as f32;
+    let maxpos = x.iter().position(|&v| v == b.max).unwrap_or(0);
+    let minpos = x.iter().position(|&v| v == b.min).unwrap_or(0);
+    out.push(b.max - b.min);
+    out.push(maxpos as f32 / n);
+    out.push(minpos as f32 / n);
+}
+
+fn pctl(s: &[f32], p: f64) -> f32 {
+    let n = s.len();
+    let r = p * (n - 1) as f64;
+    let i1 = r.floor();
+    let i2 = r.ceil();
+    let (a, b) = (i1 as usize, i2 as usize);
+    if a != b {
+        s[a] * ((i2 - r) as f32) + s[b] * ((r - i1) as f32)
+    } else {
+        s[a]
+    }
+}
+
+fn percentiles(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    sc.sorted.clear();
+    sc.sorted.extend_from_slice(x);
+    sc.sorted.sort_by(|a, b| a.total_cmp(b));
+    let s = &sc.sorted;
+    let q1 = pctl(s, 0.25);
+    let q2 = pctl(s, 0.5);
+    let q3 = pctl(s, 0.75);
+    let p1 = pctl(s, 0.01);
+    let p99 = pctl(s, 0.99);
+    out.extend_from_slice(&[q1, q2, q3, q2 - q1, q3 - q2, q3 - q1, p1, p99, (p99 - p1).abs()]);
+}
+
+fn moments(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
+    let m = b.mean as f64;
+    let (mut s2, mut s3, mut s4) = (0f64, 0f64, 0f64);
+    for &v in x {
+        let d = v as f64 - m;
+        let d2 = d * d;
+        s2 += d2;
+        s3 += d2 * d;
+        s4 += d2 * d2;
+    }
+    let n = x.len() as f64;
+    let var = s2 / n;
+    out.push(fin(var.sqrt()));
+    if var > 0.0 {
+        out.push(fin(s3 / (n * var.powf(1.5))));
+        out.push(fin(s4 / (n * var * var)));
+    } else {
+        out.push(0.0);
+        out.push(0.0);
+    }
+}
+
+fn seg_stats(segs: &[usize], out: &mut Vec<f32>) {
+    if segs.is_empty() {
+        push_zeros(out, 4);
+        return;
+    }
+    let k = segs.len() as f32;
+    let mut sum = 0f32;
+    let mut mx = 0usize;
+    let mut mn = usize::MAX;
+    for &s in segs {
+        sum += s as f32;
+        mx = mx.max(s);
+        mn = mn.min(s);
+    }
+    let mean = sum / k;
+    let sd = if segs.len() >= 2 {
+        let mut acc = 0f32;
+        for &s in segs {
+            let d = s as f32 - mean;
+            acc += d * d;
+        }
+        (acc / k).sqrt()
+    } else {
+        0.0
+    };
+    out.extend_from_slice(&[mean * T, mx as f32 * T, mn as f32 * T, sd * T]);
+}
+
+fn segments_rel(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    let n = x.len();
+    let range = b.max - b.min;
+    let th = [b.min + 0.25 * range, b.min + 0.75 * range];
+    let seg_min = ((n / 100) as isize - 1).max(2);
+    let mut last: isize = -(seg_min / 2);
+    let mut sum = 0f32;
+    let mut ra_prev = 0f32;
+    sc.segs.clear();
+    for i in 0..n {
+        sum += x[i];
+        if i >= 3 {
+            sum -= x[i - 3];
+        }
+        let ra = sum / (i + 1).min(3) as f32;
+        let crossing = th
+            .iter()
+            .any(|&t| (ra > t && ra_prev <= t) || (ra < t && ra_prev >= t));
+        ra_prev = ra;
+        if crossing && (i as isize - last) > seg_min {
+            if sc.segs.len() < 100 {
+                sc.segs.push((i as isize - last) as usize);
+            }
+            last = i as isize;
+        }
+    }
+    let segs = std::mem::take(&mut sc.segs);
+    seg_stats(&segs, out);
+    sc.segs = segs;
+}
+
+fn times(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
+    let n = x.len();
+    let range = b.max - b.min;
+    for p in [0.25f32, 0.5, 0.75, 0.9] {
+        let l = b.min + p * range;
+        let below = x.iter().filter(|&&v| v <= l).count();
+        out.push(((n - below) as f64 / n as f64) as f32);
+    }
+    let rise = if n > 1 {
+        let c = (1..n).filter(|&i| x[i] > x[i - 1]).count();
+        (c as f64 / (n - 1) as f64) as f32
+    } else {
+        0.0
+    };
+    out.push(rise);
+    let left = if n > 2 {
+        let c = (1..n - 1)
+            .filter(|&i| (x[i] - x[i - 1]) < (x[i + 1] - x[i]))
+            .count();
+        (c as f64 / (n - 2) as f64) as f32
+    } else {
+        0.0
+    };
+    out.push(left);
+}
+
+fn lpc(x: &[f32], out: &mut Vec<f32>) {
+    const P: usize = 5;
+    let n = x.len();
+    let mut r = [0f32; P + 1];
+    for (k, rk) in r.iter_mut().enumerate() {
+        let mut s = 0f32;
+        let mode = std::env::var("LPCMODE").unwrap_or_default();
+        if mode == "fma" {
+            for i in k..n {
+                s = x[i - k].mul_add(x[i], s);
+            }
+        } else if mode == "dbl" {
+            let mut d = 0f64;
+            for i in k..n {
+                d += x[i] as f64 * x[i - k] as f64;
+            }
+            s = d as f32;
+        } else {
+            for i in k..n {
+                s += x[i] * x[i - k];
+            }
+        }
+        *rk = s;
+    }
+    if r[0] == 0.0 {
+        push_zeros(out, P + 1);
+        return;
+    }
+    let mut a = [0f32; P + 1];
+    let mut e = r[0];
+    for m in 1..=P {
+        let mut acc = r[m];
+        for i in 1..m {
+            acc += a[i] * r[m - i];
+        }
+        let k = if std::env::var("LEVMODE").as_deref() == Ok("inv") { (-1.0 / e) * acc } else { -acc / e };
+        a[m] = k;
+        for i in 1..=m / 2 {
+            let ai = a[i];
+            let ami = a[m - i];
+            a[i] = ai + k * ami;
+            if i != m - i {
+                a[m - i] = ami + k * ai;
+            }
+        }
+        e *= 1.0 - k * k;
+        if e == 0.0 {
+            break;
+        }
+    }
+    let g = e / n as f32;
+    out.push(if g.is_finite() { g } else { 0.0 });
+    for &ai in &a[1..] {
+        out.push(if ai.is_finite() { ai } else { 0.0 });
+    }
+}
+
+fn flatness(x: &[f32]) -> f32 {
+    let n = x.len() as f64;
+    let mut sa = 0f64;
+    let mut sl = 0f64;
+    let mut nnz = 0usize;
+    for &v in x {
+        let a = (v as f64).abs();
+        sa += a;
+        if v != 0.0 {
+            sl += a.ln();
+            nnz += 1;
+        }
+    }
+    if sa == 0.0 {
+        return 1.0;
+    }
+    let g = if nnz > 0 { (sl / nnz as f64).exp() } else { 0.0 };
+    fin(g / (sa / n))
+}
+
+fn posamean(x: &[f32]) -> f32 {
+    let mut s = 0f64;
+    let mut c = 0usize;
+    for &v in x {
+        if v > 0.0 {
+            s += v as f64;
+            c += 1;
+        }
+    }
+    if c > 0 {
+        (s / c as f64) as f32
+    } else {
+        0.0
+    }
+}
+
+fn rqmean(x: &[f32]) -> f32 {
+    let s: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+    fin((s / x.len() as f64).sqrt())
+}
+
+fn logistic(v: f32) -> f32 {
+    let lm = f32::MAX.ln();
+    if v > lm {
+        1.0
+    } else if v < -lm {
+        0.0
+    } else {
+        1.0 / (1.0 + (-v).exp())
+    }
+}
+
+fn tanh2(z: f32) -> f32 {
+    2.0 * logistic(2.0 * z) - 1.0
+}
+
+/// openSMILE's soft limiter.
+fn lim(x: f32, l1: f32, l2: f32) -> f32 {
+    if x > l1 {
+        l1 + l2 * tanh2(((x - l1 + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+    } else if x < -l1 {
+        -l1 + l2 * tanh2(-((-(x + l1) + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+    } else {
+        x
+    }
+}
+
+fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
+    let n = x.len();
+    let nf = n as f64;
+    let mut range0 = (b.max - b.min) as f64;
+    let rinv = if range0 <= 0.0 {
+        range0 = 1.0;
+        0.0
+    } else {
+        1.0 / range0
+    };
+    let s1 = nf * (nf - 1.0) / 2.0;
+    let s2 = nf * (nf - 1.0) * (2.0 * nf - 1.0) / 6.0;
+    let s3 = s1 * s1;
+    let nm1 = nf - 1.0;
+    let s4 = s2 * (3.0 * (nm1 * nm1 + nm1) - 1.0) / 5.0;
+    let sx = b.mean as f64 * nf;
+    let mut six = 0f64;
+    let mut si2x = 0f64;
+    let mut sabs = 0f64;
+    let mut siabs = 0f64;
+    for (i, &v) in x.iter().enumerate() {
+        let fi = i as f64;
+        let v = v as f64;
+        six += fi * v;
+        si2x += fi * fi * v;
+        sabs += v.abs();
+        siabs += fi * v.abs();
+    }
+    let (mut m, mut t, mut a, mut bq, mut c);
+    if n == 1 {
+        m = 0.0;
+        t = x[0] as f64;
+        c = x[0] as f64;
+        a = 0.0;
+        bq = 0.0;
+    } else {
+        let den = nf - s1 * s1 / s2;
+        t = if den != 0.0 { (sx - six * s1 / s2) / den } else { 0.0 };
+        m = (six - t * s1) / s2;
+        let det = s4 * s2 * nf + 2.0 * s3 * s1 * s2 - s2 * s2 * s2 - s3 * s3 * nf - s3 * s4;
+        if det != 0.0 {
+            a = ((s2 * nf - s3) * si2x + (s1 * s2 - s3 * nf) * six + (s3 * s1 - s2 * s2) * sx) / det;
+            bq = ((s1 * s2 - s3 * nf) * si2x + (s4 * nf - s2 * s2) * six + (s3 * s2 - s4 * s1) * sx)
+                / det;
+            c = ((s3 * s1 - s2 * s2) * si2x + (s3 * s2 - s4 * s1) * six + (s4 * s2 - s3 * s3) * sx)
+                / det;
+        } else {
+            a = 0.0;
+            bq = 0.0;
+            c = 0.0;
+        }
+    }
+    let mut e1 = 0f64;
+    let mut e2 = 0f64;
+    for (i, &v) in x.iter().enumerate() {
+        let fi = i as f64;
+        let v = v as f64;
+        let d1 = (v - (m * fi + t)) * rinv;
+        let d2 = (v - (a * fi * fi + bq * fi + c)) * rinv;
+        e1 += d1 * d1;
+        e2 += d2 * d2;
+    }
+    e1 /= nf;
+    e2 /= nf;
+    let mut cen = if sabs != 0.0 { (siabs / sabs) as f32 } else { 0.0 };
+    cen = lim(cen, n as f32, n as f32);
+    let cen = cen / n as f32;
+    let r10 = (range0 / 10.0) as f32;
+    m = lim(m as f32, r10, r10 + 0.01) as f64;
+    a = lim(a as f32, r10.sqrt(), r10.sqrt() + 0.01) as f64;
+    bq = lim(bq as f32, r10, r10 + 0.01) as f64;
+    if per_second {
+        m *= 100.0;
+        a *= 100.0 * 100.0;
+        bq *= 100.0;
+    }
+    let mn = b.min as f64;
+    m *= rinv;
+    t = (t - mn) * rinv;
+    a *= rinv;
+    bq *= rinv;
+    c = (c - mn) * rinv;
+    out.extend_from_slice(&[fin(m), fin(t), fin(e1), fin(a), fin(bq), fin(c), fin(e2), fin(cen as f64)]);
+}
+
+fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) {
+    let n = x.len();
+    let range = b.max - b.min;
+    let thr = 0.1 * range;
+    let FuncScratch { peaks: el, rising, falling, .. } = sc;
+    el.clear();
+    rising.clear();
+    falling.clear();
+    if n >= 5 {
+        for i in 2..n - 2 {
+            if x[i] > x[i - 1] && x[i] > x[i + 1] {
+                el.push(PeakEl { is_max: true, y: x[i], idx: i, alive: true });
+            } else if x[i] < x[i - 1] && x[i] < x[i + 1] {
+                el.push(PeakEl { is_max: false, y: x[i], idx: i, alive: true });
+            }
+        }
+    }
+    // Pass 1: prune small maxima.
+    let (mut last_val, mut last_min, mut last_max) = (x[0], x[0], x[0]);
+    let mut min_flag = false;
+    let mut last_max_el: Option<usize> = None;
+    for e in 0..el.len() {
+        let y = el[e].y;
+        if el[e].is_max {
+            if (y - last_val).abs() < thr {
+                if (y - last_min) < thr {
+                    el[e].alive = false;
+                } else {
+                    if y > last_max * 1.05 {
+                        if let Some(l) = last_max_el {
+                            el[l].alive = false;
+                        }
+                        last_max = y;
+                        last_max_el = Some(e);
+                    } else if min_flag {
+                        last_max = y;
+                        last_max_el = Some(e);
+                    } else {
+                        el[e].alive = false;
+                    }
+                    min_flag = false;
+                }
+            } else {
+                min_flag = false;
+                last_max = y;
+                last_max_el = Some(e);
+            }
+        } else if (y - last_val).abs() >= thr {
+            min_flag = true;
+            last_min = y;
+        }
+        last_val = y;
+    }
+    // Pass 2: prune minima too close to the previous maximum.
+    let mut last_max = x[0];
+    for e in el.iter_mut().filter(|e| e.alive) {
+        if e.is_max {
+            last_max = e.y;
+        } else if (last_max - e.y) < thr {
+            e.alive = false;
+        }
+    }
+    // Pass 3: force alternation.
+    let mut init = true;
+    let mut min_flag = false;
+    let mut cur_min: usize = 0;
+    let mut cur_max: usize = 0;
+    for e in 0..el.len() {
+        if !el[e].alive {
+            continue;
+        }
+        let y = el[e].y;
+        if !el[e].is_max {
+            if !min_flag || init {
+                cur_min = e;
+                min_flag = true;
+                init = false;
+            } else if y >= el[cur_min].y {
+                el[e].alive = false;
+            } else {
+                el[cur_min].alive = false;
+                cur_min = e;
+            }
+        } else if min_flag || init {
+            cur_max = e;
+            min_flag = false;
+            init = false;
+        } else if y <= el[cur_max].y {
+            el[e].alive = false;
+        } else {
+            el[cur_max].alive = false;
+            cur_max = e;
+        }
+    }
+    el.retain(|e| e.alive);
+
+    // Statistics of maxima.
+    let mut k = 0usize;
+    let mut psum = 0f32;
+    let (mut pmax, mut pmin) = (f32::NEG_INFINITY, f32::INFINITY);
+    let (mut mmax, mut mmin) = (f32::NEG_INFINITY, f32::INFINITY);
+    let mut nmin = 0usize;
+    let mut last_max_idx: Option<usize> = None;
+    let mut dist_sum = 0f32;
+    for e in el.iter() {
+        if e.is_max {
+            k += 1;
+            psum += e.y;
+            pmax = pmax.max(e.y);
+            pmin = pmin.min(e.y);
+            if let Some(l) = last_max_idx {
+                dist_sum += (e.idx - l) as f32;
+            }
+            last_max_idx = Some(e.idx);
+        } else {
+            nmin += 1;
+            mmax = mmax.max(e.y);
+            mmin = mmin.min(e.y);
+        }
+    }
+    let mean_dist = if k >= 2 { dist_sum / (k - 1) as f32 } else { 0.0 };
+    let mut dev = 0f32;
+    let mut ndist = 0usize;
+    {
+        let mut seen_max = false;
+        let mut last_min_idx: usize = 0;
+        for e in el.iter() {
+            if e.is_max {
+                if seen_max {
+                    let d = e.idx as f32 - last_min_idx as f32 - mean_dist;
+                    dev += d * d;
+                    ndist += 1;
+                }
+                seen_max = true;
+            } else {
+                last_min_idx = e.idx;
+            }
+        }
+    }
+    let dist_sd = if ndist > 1 { (dev / ndist as f32).sqrt() } else { dev.sqrt() };
+    let peak_mean = if k > 0 { psum / k as f32 } else { 0.0 };
+    let peak_range = if k > 0 { pmax - pmin } else { 0.0 };
+    let peak_range_rel = if range == 0.0 {
+        peak_range
+    } else {
+        (peak_range / range).abs().clamp(-1.0, 1.0)
+    };
+    let peak_mean_rel = if b.mean == 0.0 { 20.0 } else { lim(peak_mean / b.mean, 10.0, 10.0) };
+    let min_range_rel = if nmin == 0 || range == 0.0 {
+        0.0
+    } else {
+        ((mmax - mmin) / range).abs().clamp(-1.0, 1.0)
+    };
+
+    // Slopes.
+    let (mut lmax_v, mut lmax_p, mut lmin_v, mut lmin_p) = (x[0], 0usize, x[0], 0usize);
+    #[derive(PartialEq)]
+    enum St {
+        None,
+        AfterMin,
+        AfterMax,
+    }
+    let mut st = St::None;
+    let (mut rsum, mut rcnt, mut fsum, mut fcnt) = (0f32, 0usize, 0f32, 0usize);
+    for e in el.iter() {
+        if e.is_max {
+            lmax_v = e.y;
+            lmax_p = e.idx;
+            if e.idx > lmin_p {
+                let s = (e.y - lmin_v) / ((e.idx - lmin_p) as f32 * T);
+                rising.push(s);
+                rsum += s;
+                rcnt += 1;
+                st = St::AfterMax;
+            }
+        } else {
+            lmin_v = e.y;
+            lmin_p = e.idx;
+            if e.idx > lmax_p {
+                let s = (lmax_v - e.y) / ((e.idx - lmax_p) as f32 * T);
+                falling.push(s);
+                fsum += s;
+                fcnt += 1;
+                st = St::AfterMin;
+            }
+        }
+    }
+    let last = n - 1;
+    if st == St::AfterMax && last > lmax_p {
+        fsum += (x[last] - lmax_v) / ((last - lmax_p) as f32 * T);
+        fcnt += 1;
+    } else if st == St::AfterMin && last > lmin_p {
+        rsum += (x[last] - lmin_v) / ((last - lmin_p) as f32 * T);
+        rcnt += 1;
+    }
+    if rcnt == 0 && fcnt == 0 {
+        let s = (x[last] - x[0]) / n as f32;
+        if s > 0.0 {
+            rsum += s;
+            rcnt += 1;
+        } else if s < 0.0 {
+            fsum += s;
+            fcnt += 1;
+        }
+    }
+    let rmean = if rcnt > 0 { rsum / rcnt as f32 } else { 0.0 };
+    let fmean = if fcnt > 0 { fsum / fcnt as f32 } else { 0.0 };
+    let sd = |list: &[f32], mean: f32, cnt: usize| -> f32 {
+        let mut acc = 0f32;
+        for &s in list {
+            let d = s - mean;
+            acc += d * d;
+        }
+        if acc == 0.0 {
+            0.0
+        } else if cnt > 1 {
+            (acc / cnt as f32).sqrt()
+        } else {
+            acc.sqrt()
+        }
+    };
+    let rsd = sd(rising, rmean, rcnt);
+    let fsd = sd(falling, fmean, fcnt);
+
+    let vals = [
+        mean_dist * T,
+        dist_sd * T,
+        peak_range,
+        peak_range_rel,
+        peak_mean,
+        peak_mean - b.mean,
+        peak_mean_rel,
+        min_range_rel,
+        rmean,
+        rsd,
+        fmean,
+        fsd,
+    ];
+    out.extend(vals.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
+}

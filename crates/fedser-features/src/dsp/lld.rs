@@ -1,0 +1,407 @@
+//! Per-frame low-level descriptors of groups A and B (spec section 3.1-3.7).
+
+use super::framing::{LEN60, NBINS20};
+
+/// Number of mel / auditory bands.
+pub const NBANDS: usize = 26;
+/// Number of MFCCs (1..14).
+pub const NMFCC: usize = 14;
+/// Number of raw F20 LLD columns (order of `reference_raw20.csv`).
+pub const NRAW20: usize = 3 + NBANDS + 15 + NMFCC;
+
+/// Column names of the raw F20 LLDs, in the order of [`F20Analyzer::frame`] output.
+pub fn raw20_names() -> Vec<String> {
+    let mut v = vec![
+        "pcm_RMSenergy".to_string(),
+        "audspec_lengthL1norm".to_string(),
+        "audspecRasta_lengthL1norm".to_string(),
+    ];
+    for b in 0..NBANDS {
+        v.push(format!("audSpec_Rfilt[{b}]"));
+    }
+    for s in SPECTRAL_NAMES {
+        v.push(format!("pcm_fftMag_{s}"));
+    }
+    for i in 1..=NMFCC {
+        v.push(format!("mfcc[{i}]"));
+    }
+    v
+}
+
+/// Names (without the `pcm_fftMag_` prefix) of the 15 spectral features.
+pub const SPECTRAL_NAMES: [&str; 15] = [
+    "fband250-650",
+    "fband1000-4000",
+    "spectralRollOff25.0",
+    "spectralRollOff50.0",
+    "spectralRollOff75.0",
+    "spectralRollOff90.0",
+    "spectralFlux",
+    "spectralCentroid",
+    "spectralEntropy",
+    "spectralVariance",
+    "spectralSkewness",
+    "spectralKurtosis",
+    "spectralSlope",
+    "psySharpness",
+    "spectralHarmonicity",
+];
+
+const DF20: f64 = 31.25;
+const AUD_FLOOR: f32 = 9.3e-10;
+
+fn mel(f: f64) -> f64 {
+    1127.0 * (1.0 + f / 700.0).ln()
+}
+
+fn imel(m: f64) -> f64 {
+    700.0 * ((m / 1127.0).exp() - 1.0)
+}
+
+/// Stateful analyser of F20 magnitude spectra (RASTA filter state and the
+/// previous spectrum for the flux are carried across frames; call
+/// [`F20Analyzer::reset`] between clips).
+pub struct F20Analyzer {
+    /// Per bin 2..=255: (falling band or -1, weight, rising band or -1).
+    mel_map: Vec<(usize, i32, f32, i32)>,
+    eq: [f32; NBANDS],
+    ln_eq: [f32; NBANDS],
+    cos_tab: Vec<[f32; NBANDS]>,
+    lift: [f32; NMFCC],
+    sharp_w: Vec<f64>,
+    freqs: Vec<f64>,
+    slope_sf: f64,
+    slope_s2f: f64,
+    rasta_b: [f32; 5],
+    rasta_g: f32,
+    rasta_state: [[f32; 4]; NBANDS],
+    frames_done: usize,
+    prev_mag: Vec<f32>,
+    power: Vec<f32>,
+    bands: [f32; NBANDS],
+}
+
+impl Default for F20Analyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl F20Analyzer {
+    /// Precompute filterbank, equal-loudness curve, DCT and spectral tables.
+    pub fn new() -> Self {
+        // Mel filterbank.
+        let lof = mel(20.0) as f32;
+        let hif = mel(8000.0) as f32;
+        let bw = ((hif as f64 - lof as f64) / 27.0) as f32;
+        let c: Vec<f32> = (0..28).map(|m| (lof as f64 + m as f64 * bw as f64) as f32).collect();
+        let n_lo = (20.0 / DF20).round() as usize;
+        let n_hi = (8000.0 / DF20).round() as usize;
+        let mut mel_map = Vec::new();
+        for n in (n_lo + 1)..n_hi {
+            let mf = mel(n as f64 * DF20) as f32;
+            let Some(j) = c.iter().position(|&cj| cj >= mf) else { continue };
+            if j == 0 {
+                continue;
+            }
+            let w = ((c[j] as f64 - mf as f64) / (c[j] as f64 - c[j - 1] as f64)) as f32;
+            let fall = j as i32 - 2;
+            let rise = j as i32 - 1;
+            let fall = if (0..NBANDS as i32).contains(&fall) { fall } else { -1 };
+            let rise = if (0..NBANDS as i32).contains(&rise) { rise } else { -1 };
+            mel_map.push((n, fall, w, rise));
+        }
+        // Equal loudness at the band centres.
+        let mut eq = [0f32; NBANDS];
+        let mut ln_eq = [0f32; NBANDS];
+        for b in 0..NBANDS {
+            let fc = imel(c[b + 1] as f64);
+            let w = 2.0 * std::f64::consts::PI * fc;
+            let w2 = w * w;
+            let cc = w2 + 6.3e6;
+            let e = 1e32 * (w2 + 56.8e6) * w2 * w2
+                / (cc * cc * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31));
+            eq[b] = e as f32;
+            ln_eq[b] = (eq[b] as f64).ln() as f32;
+        }
+        // DCT and lifter.
+        let cos_tab = (1..=NMFCC)
+            .map(|i| {
+                let mut r = [0f32; NBANDS];
+                for (m, v) in r.iter_mut().enumerate() {
+                    *v = (std::f64::consts::PI * (i as f64 / NBANDS as f64) * (m as f64 + 0.5)).cos()
+                        as f32;
+                }
+                r
+            })
+            .collect();
+        let sq = (2.0f64 / NBANDS as f64).sqrt() as f32;
+        let mut lift = [0f32; NMFCC];
+        for (k, l) in lift.iter_mut().enumerate() {
+            let i = (k + 1) as f64;
+            let li = (1.0 + 11.0 * (std::f64::consts::PI * i / 22.0).sin()) as f32;
+            *l = (li as f64 * sq as f64) as f32;
+        }
+        // Spectral tables.
+        let freqs: Vec<f64> = (0..NBINS20).map(|k| k as f64 * DF20).collect();
+        let sharp_w = freqs
+            .iter()
+            .map(|&f| {
+                if f <= 0.0 {
+                    return 0.0;
+                }
+                let z0 = 26.81 / (1.0 + 1960.0 / f) - 0.53;
+                let z = if z0 < 2.0 {
+                    0.85 * z0 + 0.3
+                } else if z0 > 20.1 {
+                    1.22 * z0 - 0.22 * 20.1
+                } else {
+                    z0
+                };
+                let g = if z <= 16.0 { 1.0 } else { ((z - 16.0) / 4.0).powf(1.584_962_5) + 1.0 };
+                z * g
+            })
+            .collect();
+        let slope_sf = freqs[1..].iter().sum();
+        let slope_s2f = freqs[1..].iter().map(|f| f * f).sum();
+        // RASTA.
+        let t = 0.01f64;
+        let g = (1.0 - (2.0 * std::f64::consts::PI * t).sin()) as f32;
+        let om = (2.0 * std::f64::consts::PI * 29.0 * t).cos() as f32;
+        let nrm = ((10.0 * (32.0 * om as f64 * om as f64 + 8.0)) as f64).sqrt() as f32;
+        let rasta_b = [
+            (2.0 / nrm as f64) as f32,
+            (-4.0 * om as f64 / nrm as f64) as f32,
+            0.0,
+            (4.0 * om as f64 / nrm as f64) as f32,
+            (-2.0 / nrm as f64) as f32,
+        ];
+        Self {
+            mel_map,
+            eq,
+            ln_eq,
+            cos_tab,
+            lift,
+            sharp_w,
+            freqs,
+            slope_sf,
+            slope_s2f,
+            rasta_b,
+            rasta_g: g,
+            rasta_state: [[0.0; 4]; NBANDS],
+            frames_done: 0,
+            prev_mag: vec![0.0; NBINS20],
+            power: vec![0.0; NBINS20],
+            bands: [0.0; NBANDS],
+        }
+    }
+
+    /// Reset the per-clip state (RASTA filter, flux history).
+    pub fn reset(&mut self) {
+        self.rasta_state = [[0.0; 4]; NBANDS];
+        self.frames_done = 0;
+    }
+
+    /// Analyse one F20 frame: `raw` is the unwindowed frame (320 samples),
+    /// `mag` its Hamming magnitude spectrum (257 bins). Writes the
+    /// [`NRAW20`] raw LLDs into `out` in [`raw20_names`] order.
+    pub fn frame(&mut self, raw: &[f32], mag: &[f32], out: &mut [f32; NRAW20]) {
+        // RMS energy.
+        let e: f64 = raw.iter().map(|&v| (v * v) as f64).sum();
+        out[0] = (e / raw.len().max(1) as f64).sqrt() as f32;
+
+        for (p, &m) in self.power.iter_mut().zip(mag.iter()) {
+            *p = m * m;
+        }
+        // Mel bands (unscaled power).
+        self.bands = [0.0; NBANDS];
+        for &(n, fall, w, rise) in &self.mel_map {
+            let p = self.power[n];
+            let pw = p * w;
+            if fall >= 0 {
+                self.bands[fall as usize] += pw;
+            }
+            if rise >= 0 {
+                self.bands[rise as usize] += p - pw;
+            }
+        }
+        // Auditory spectrum and RASTA.
+        let mut sum_a = 0f32;
+        let mut sum_r = 0f32;
+        let b = self.rasta_b;
+        let fb = self.frames_done >= 5;
+        for k in 0..NBANDS {
+            let s = self.bands[k];
+            let a = ((s.max(AUD_FLOOR) * self.eq[k]) as f64).powf(0.33) as f32;
+            sum_a += a;
+            let l = if s >= AUD_FLOOR { (s as f64).ln() as f32 } else { (AUD_FLOOR as f64).ln() as f32 };
+            let st = &mut self.rasta_state[k];
+            let y = b[0] * l + st[0];
+            st[0] = b[1] * l + st[1] + if fb { self.rasta_g * y } else { 0.0 };
+            st[1] = b[2] * l + st[2];
+            st[2] = b[3] * l + st[3];
+            st[3] = b[4] * l;
+            let y = if fb { y } else { 0.0 };
+            let r = (((y + self.ln_eq[k]) * 0.33) as f64).exp() as f32;
+            out[3 + k] = r;
+            sum_r += r;
+        }
+        out[1] = sum_a / NBANDS as f32;
+        out[2] = sum_r / NBANDS as f32;
+
+        self.spectral(mag, &mut out[3 + NBANDS..3 + NBANDS + 15]);
+
+        // MFCC from the 32767^2-scaled bands.
+        let scale = (32767.0f64 * 32767.0) as f32;
+        let mut lg = [0f32; NBANDS];
+        for (l, &s) in lg.iter_mut().zip(self.bands.iter()) {
+            *l = ((s * scale).max(1.0) as f64).ln() as f32;
+        }
+        let o = &mut out[3 + NBANDS + 15..];
+        for i in 0..NMFCC {
+            let mut acc = 0f32;
+            for m in 0..NBANDS {
+                acc += lg[m] * self.cos_tab[i][m];
+            }
+            o[i] = acc * self.lift[i];
+        }
+
+        self.prev_mag.copy_from_slice(mag);
+        self.frames_done += 1;
+    }
+
+    fn spectral(&self, mag: &[f32], o: &mut [f32]) {
+        let p = &self.power;
+        let f = &self.freqs;
+        let nb = (NBINS20 - 1) as f64;
+        let mut sp = 0f64;
+        let mut sa = 0f64;
+        for k in 1..NBINS20 {
+            sp += p[k] as f64;
+            sa += f[k] * p[k] as f64;
+        }
+        // Band energies.
+        o[0] = band_energy(p, 250.0, 650.0) as f32;
+        o[1] = band_energy(p, 1000.0, 4000.0) as f32;
+        // Roll-off.
+        for (i, x) in [0.25f64, 0.5, 0.75, 0.9].iter().enumerate() {
+            let thr = x * sp;
+            let mut cum = 0f64;
+            let mut fr = DF20;
+            if sp > 0.0 {
+                for k in 1..NBINS20 {
+                    cum += p[k] as f64;
+                    if cum >= thr {
+                        fr = f[k];
+                        break;
+                    }
+                }
+            }
+            o[2 + i] = fr as f32;
+        }
+        // Flux.
+        o[6] = if self.frames_done == 0 {
+            0.0
+        } else {
+            let mut s = 0f64;
+            for k in 1..NBINS20 {
+                let d = (mag[k] - self.prev_mag[k]) as f64;
+                s += d * d;
+            }
+            (s / nb).sqrt() as f32
+        };
+        // Centroid.
+        let u = if sp > 0.0 { (sa / sp) as f32 } else { 0.0 };
+        o[7] = u;
+        // Entropy.
+        let d = sp.max(1e-7f32 as f64);
+        let mut h = 0f64;
+        for &pk in &p[1..] {
+            let q = (pk as f64).max(1e-7) / d;
+            h -= q * q.log2();
+        }
+        o[8] = h as f32;
+        // Moments.
+        let uu = u as f64;
+        let (mut m2, mut m3, mut m4) = (0f64, 0f64, 0f64);
+        for k in 1..NBINS20 {
+            let dd = f[k] - uu;
+            let pk = p[k] as f64;
+            let d2 = dd * dd;
+            m2 += d2 * pk;
+            m3 += d2 * dd * pk;
+            m4 += d2 * d2 * pk;
+        }
+        let var = if sp > 0.0 { m2 / sp } else { 0.0 };
+        o[9] = var as f32;
+        o[10] = if var > 0.0 && sp > 0.0 { (m3 / (sp * var.powf(1.5))) as f32 } else { 0.0 };
+        o[11] = if var > 0.0 && sp > 0.0 { (m4 / (sp * var * var)) as f32 } else { 0.0 };
+        // Slope.
+        let den = nb * self.slope_s2f - self.slope_sf * self.slope_sf;
+        o[12] = if den != 0.0 {
+            ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32
+        } else {
+            0.0
+        };
+        // Sharpness.
+        let mut q = 0f32;
+        for k in 1..NBINS20 {
+            q += (self.sharp_w[k] * p[k] as f64) as f32;
+        }
+        o[13] = if sp > 0.0 { 0.11f32 * ((q as f64 / sp) as f32) } else { 0.0 };
+        // Harmonicity.
+        let mut acc = 0f32;
+        let mut last: Option<usize> = None;
+        for j in 3..=254usize {
+            let v = p[j];
+            let is_max = p[j - 2] < v && p[j - 1] < v && v > p[j + 1] && v > p[j + 2];
+            let is_min = p[j - 2] > v && p[j - 1] > v && v < p[j + 1] && v < p[j + 2];
+            if is_max || is_min {
+                if let Some(l) = last {
+                    acc += (v - p[l]).abs();
+                }
+                last = Some(j);
+            }
+        }
+        o[14] = acc / 2.0 / nb as f32;
+    }
+}
+
+/// Band energy over [lo, hi] Hz with fractional edge bins, divided by 256.
+fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
+    let n = p.len();
+    let i = (0..n).find(|&k| k as f64 * DF20 > lo).unwrap_or(n - 1).max(1);
+    let kl = i - 1;
+    let mut wl = (i as f64 * DF20 - lo) / DF20;
+    let j = (0..n).find(|&k| k as f64 * DF20 >= hi).unwrap_or(n - 1).max(1);
+    let mut wr = (hi - (j - 1) as f64 * DF20) / DF20;
+    let kr = if j as f64 * DF20 == hi { j } else { j - 1 };
+    if wl == 0.0 {
+        wl = 1.0;
+    }
+    if wr == 0.0 {
+        wr = 1.0;
+    }
+    let mut s = p[kl] as f64 * wl;
+    for &v in &p[kl + 1..kr.max(kl + 1)] {
+        s += v as f64;
+    }
+    s += p[kr] as f64 * wr;
+    s / (n - 1) as f64
+}
+
+/// Zero-crossing rate of one raw F60 frame (spec 3.2).
+pub fn zcr(frame: &[f32]) -> f32 {
+    let l = frame.len();
+    if l < 3 {
+        return 0.0;
+    }
+    let mut cnt = 0usize;
+    for i in 1..l - 1 {
+        let (a, b, c) = (frame[i - 1], frame[i], frame[i + 1]);
+        if (a * c <= 0.0 && b == 0.0) || (a * b < 0.0) {
+            cnt += 1;
+        }
+    }
+    (cnt as f64 / LEN60 as f64) as f32
+}

@@ -1,0 +1,292 @@
+//! DSP framework: framing, windows, FFT, LLDs, smoothing, deltas, functionals.
+//!
+//! A Rust reimplementation of openSMILE's ComParE_2016 feature set following
+//! the project specification (`compare16.md`). This build computes the
+//! groups A, B, LLD and Delta (5,900 of the 6,373 functionals); the voice
+//! (Nz) and F0 groups are not computed yet, see [`compare16_names`].
+
+pub mod contour;
+pub mod framing;
+pub mod functionals;
+pub mod lld;
+
+use std::sync::OnceLock;
+
+use rustfft::FftPlanner;
+
+use framing::{Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
+use functionals::FuncScratch;
+use lld::{F20Analyzer, NRAW20};
+
+/// Bump when output values change (recipe version, feeds the cache key).
+pub const COMPARE16_VERSION: u32 = 1;
+
+/// All 6,373 ComParE_2016 functional names in openSMILE's order.
+const ALL_NAMES: &str = include_str!("../../data/compare16_names.txt");
+
+/// Column range (0-based, half open) of the Nz and F0 groups in the full list.
+const NZ_F0_RANGE: std::ops::Range<usize> = 3658..4131;
+
+/// Names of the columns this build computes, in openSMILE's order (a
+/// subsequence of the 6,373 ComParE_2016 names: groups A, B, LLD and Delta).
+pub fn compare16_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        ALL_NAMES
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+            .filter(|(i, _)| !NZ_F0_RANGE.contains(i))
+            .map(|(_, l)| l)
+            .collect()
+    })
+}
+
+/// Number of A+B LLD contours (4 of group A, 55 of group B).
+pub const N_AB: usize = 59;
+/// Number of group-A contours (the first 4 of the A+B order).
+pub const N_A: usize = 4;
+
+/// Base names of the 59 A+B LLDs in LLD order, as (name, optional index).
+fn ab_base_names() -> Vec<(String, Option<usize>)> {
+    let mut v: Vec<(String, Option<usize>)> = vec![
+        ("audspec_lengthL1norm".into(), None),
+        ("audspecRasta_lengthL1norm".into(), None),
+        ("pcm_RMSenergy".into(), None),
+        ("pcm_zcr".into(), None),
+    ];
+    for b in 0..lld::NBANDS {
+        v.push(("audSpec_Rfilt".into(), Some(b)));
+    }
+    for s in lld::SPECTRAL_NAMES {
+        v.push((format!("pcm_fftMag_{s}"), None));
+    }
+    for i in 1..=lld::NMFCC {
+        v.push(("mfcc".into(), Some(i)));
+    }
+    v
+}
+
+fn contour_name(base: &(String, Option<usize>), suffix: &str) -> String {
+    match base.1 {
+        Some(i) => format!("{}{}[{}]", base.0, suffix, i),
+        None => format!("{}{}", base.0, suffix),
+    }
+}
+
+/// Names of the 59 smoothed A+B contours (`..._sma`) in LLD order.
+pub fn ab_smoothed_names() -> Vec<String> {
+    ab_base_names().iter().map(|b| contour_name(b, "_sma")).collect()
+}
+
+/// Names of the 59 A+B delta contours (`..._sma_de`) in LLD order.
+pub fn ab_delta_names() -> Vec<String> {
+    ab_base_names().iter().map(|b| contour_name(b, "_sma_de")).collect()
+}
+
+/// Functional names in the order [`Compare16::extract`] produces them
+/// (generated from the group definitions; equals [`compare16_names`]).
+pub fn generated_names() -> Vec<String> {
+    let sma = ab_smoothed_names();
+    let de = ab_delta_names();
+    let mut v = Vec::new();
+    let mut grp = |contours: &[String], funcs: &[&str]| {
+        for c in contours {
+            for f in funcs {
+                v.push(format!("{c}_{f}"));
+            }
+        }
+    };
+    grp(&sma[..N_A], &functionals::AB_NAMES);
+    grp(&de[..N_A], &functionals::AB_NAMES);
+    grp(&sma[N_A..], &functionals::AB_NAMES);
+    grp(&de[N_A..], &functionals::AB_NAMES);
+    grp(&sma, &functionals::LLD_NAMES);
+    grp(&de, &functionals::DELTA_NAMES);
+    v
+}
+
+/// Per-clip LLD contours of groups A and B (for parity tests and inspection).
+#[derive(Debug, Clone, Default)]
+pub struct LldContours {
+    /// Number of F20 frames.
+    pub n20: usize,
+    /// Number of F60 frames.
+    pub n60: usize,
+    /// Raw F20 LLDs, column-major, in [`lld::raw20_names`] order (each `n20` long).
+    pub raw20: Vec<Vec<f32>>,
+    /// Raw F60 zero-crossing rate (`n60` long).
+    pub zcr60: Vec<f32>,
+    /// Smoothed contours in [`ab_smoothed_names`] order: group A `n60 + 1`
+    /// frames, group B `n20 + 1` frames.
+    pub smoothed: Vec<Vec<f32>>,
+    /// Delta contours in [`ab_delta_names`] order: group A `n60 + 3`,
+    /// group B `n20 + 3` frames.
+    pub deltas: Vec<Vec<f32>>,
+}
+
+/// Reusable per-thread ComParE_2016 extractor (FFT plans and scratch buffers).
+pub struct Compare16 {
+    f20: Framer,
+    #[allow(dead_code)]
+    f60: Framer,
+    ana: F20Analyzer,
+    mag20: Vec<f32>,
+    #[allow(dead_code)]
+    mag60: Vec<f32>,
+    row: [f32; NRAW20],
+    c: LldContours,
+    tmp: Vec<f32>,
+    fs: FuncScratch,
+}
+
+impl Default for Compare16 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Map from the A+B LLD order to the raw20 column (None = ZCR from F60).
+const fn raw_col(i: usize) -> Option<usize> {
+    match i {
+        0 => Some(1),
+        1 => Some(2),
+        2 => Some(0),
+        3 => None,
+        _ => Some(i - 1),
+    }
+}
+
+impl Compare16 {
+    /// Create an extractor (plans the 512- and 1024-point FFTs once).
+    pub fn new() -> Self {
+        let mut planner = FftPlanner::<f64>::new();
+        let f20 = Framer::new(framing::hamming(LEN20), NFFT20, &mut planner);
+        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
+        Self {
+            f20,
+            f60,
+            ana: F20Analyzer::new(),
+            mag20: vec![0.0; NBINS20],
+            mag60: vec![0.0; NBINS60],
+            row: [0.0; NRAW20],
+            c: LldContours::default(),
+            tmp: Vec::new(),
+            fs: FuncScratch::default(),
+        }
+    }
+
+    /// Compute raw, smoothed and delta contours of groups A and B into `self.c`.
+    fn compute_contours(&mut self, x: &[f32]) {
+        let n20 = framing::frame_count(x.len(), LEN20);
+        let n60 = framing::frame_count(x.len(), LEN60);
+        let c = &mut self.c;
+        c.n20 = n20;
+        c.n60 = n60;
+        c.raw20.resize_with(NRAW20, Vec::new);
+        for col in c.raw20.iter_mut() {
+            col.clear();
+            col.reserve(n20);
+        }
+        self.ana.reset();
+        for t in 0..n20 {
+            let fr = &x[t * HOP..t * HOP + LEN20];
+            self.f20.magnitude(fr, &mut self.mag20);
+            self.ana.frame(fr, &self.mag20, &mut self.row);
+            for (col, &v) in c.raw20.iter_mut().zip(self.row.iter()) {
+                col.push(v);
+            }
+        }
+        c.zcr60.clear();
+        for t in 0..n60 {
+            c.zcr60.push(lld::zcr(&x[t * HOP..t * HOP + LEN60]));
+        }
+        c.smoothed.resize_with(N_AB, Vec::new);
+        c.deltas.resize_with(N_AB, Vec::new);
+        for i in 0..N_AB {
+            let raw: &[f32] = match raw_col(i) {
+                Some(k) => &c.raw20[k],
+                None => &c.zcr60,
+            };
+            contour::smooth3(raw, &mut c.smoothed[i]);
+            if i < N_A {
+                // Group A contours all have N60 + 1 frames.
+                c.smoothed[i].truncate(n60 + 1);
+                if n60 == 0 {
+                    c.smoothed[i].clear();
+                }
+            }
+            contour::delta2(&c.smoothed[i], &mut self.tmp);
+            std::mem::swap(&mut c.deltas[i], &mut self.tmp);
+        }
+    }
+
+    /// Raw F20 LLDs and smoothed/delta contours of groups A and B for `x`
+    /// (samples scaled as int16/32767).
+    pub fn lld_contours(&mut self, x: &[f32]) -> LldContours {
+        self.compute_contours(x);
+        self.c.clone()
+    }
+
+    /// Raw per-frame F20 LLDs (column-major, [`lld::raw20_names`] order).
+    pub fn lld_raw20(&mut self, x: &[f32]) -> Vec<Vec<f32>> {
+        self.compute_contours(x);
+        self.c.raw20.clone()
+    }
+
+    /// Extract the functionals listed by [`compare16_names`] from `x` (mono
+    /// 16 kHz samples scaled as int16/32767). Always returns a full row of
+    /// finite values; clips too short for a group's frames give zeros there.
+    pub fn extract(&mut self, x: &[f32]) -> Vec<f32> {
+        self.compute_contours(x);
+        let n60 = self.c.n60 as isize;
+        let n20 = self.c.n20 as isize;
+        let prefix = |v: &Vec<f32>, n: isize| -> std::ops::Range<usize> {
+            0..(n.max(0) as usize).min(v.len())
+        };
+        let mut out = Vec::with_capacity(compare16_names().len());
+        let c = &self.c;
+        let fs = &mut self.fs;
+        // Group A (N60 - 2 frames), then group B (N20 - 2 frames).
+        for (range, len) in [(0..N_A, n60 - 2), (N_A..N_AB, n20 - 2)] {
+            for i in range.clone() {
+                let v = &c.smoothed[i];
+                functionals::ab_into(&v[prefix(v, len)], fs, &mut out);
+            }
+            for i in range {
+                let v = &c.deltas[i];
+                functionals::ab_into(&v[prefix(v, len)], fs, &mut out);
+            }
+        }
+        // LLD group (N60 frames) and Delta group (N60 - 2 frames).
+        for v in &c.smoothed {
+            functionals::lld_into(&v[prefix(v, n60)], fs, &mut out);
+        }
+        for v in &c.deltas {
+            functionals::delta_into(&v[prefix(v, n60 - 2)], fs, &mut out);
+        }
+        for v in out.iter_mut() {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_match_file() {
+        let g = generated_names();
+        let f = compare16_names();
+        assert_eq!(g.len(), f.len());
+        for (a, b) in g.iter().zip(f.iter()) {
+            assert_eq!(a, b);
+        }
+        assert_eq!(f.len(), 5900);
+    }
+}

@@ -1,0 +1,2 @@
+//! fedser-features: openSMILE-compatible acoustic features in Rust.
+pub mod dsp;
