@@ -1,0 +1,249 @@
+//! fedser-audio: read a WAV clip the way every stage must see it.
+//!
+//! Ingest validates clips with [`read_clip`] and features decodes them again
+//! with the same function, so both stages agree on every sample.
+//!
+//! *Normalization*: samples are mono `f32` on openSMILE's scale, where a
+//! 16-bit sample `s` becomes `s / 32767` (so full scale is slightly above
+//! 1.0). Other integer depths are first brought to the 16-bit scale
+//! (`s * 2^15 / 2^(bits-1)`), float samples are multiplied by `32768`, then
+//! divided by 32767. Multichannel audio is averaged to mono.
+#![warn(unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+
+/// The analysis sample rate of every feature set.
+pub const TARGET_RATE: u32 = 16_000;
+
+/// Why a clip cannot be used. `Display` is the one-line reason written to
+/// the rejects table.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// The file could not be opened or read.
+    #[error("unreadable: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a RIFF/WAVE file, or a header hound cannot parse.
+    #[error("not a valid WAV file ({0})")]
+    NotWav(String),
+    /// The data chunk holds no samples.
+    #[error("no audio samples (header-only file)")]
+    Empty,
+    /// The data chunk ends early or a sample cannot be decoded.
+    #[error("truncated or corrupt audio data after {read} of {expected} samples")]
+    Truncated {
+        /// Samples decoded.
+        read: usize,
+        /// Samples the header announced.
+        expected: usize,
+    },
+    /// A float sample is NaN or infinite.
+    #[error("non-finite sample (NaN or Inf) at sample {0}")]
+    NonFinite(usize),
+    /// A sample format the reader does not handle.
+    #[error("unsupported sample format: {0}")]
+    Unsupported(String),
+}
+
+/// A decoded clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Mono samples on openSMILE's 16-bit scale (see the crate docs).
+    pub samples: Vec<f32>,
+    /// Sample rate of `samples`.
+    pub rate: u32,
+    /// Original channel count.
+    pub channels: u16,
+    /// Original bits per sample.
+    pub bits: u16,
+    /// `"pcm"` or `"float"`.
+    pub format: &'static str,
+}
+
+impl Clip {
+    /// Duration in seconds.
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.rate.max(1))
+    }
+}
+
+/// Reads and decodes a WAV file.
+///
+/// # Errors
+/// An [`AudioError`] whose message is the rejection reason.
+pub fn read_clip(path: &Path) -> Result<Clip, AudioError> {
+    let file = std::fs::File::open(path).map_err(|source| AudioError::Unreadable { path: path.to_path_buf(), source })?;
+    let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| match e {
+        hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Unreadable { path: path.to_path_buf(), source }
+        }
+        other => AudioError::NotWav(other.to_string()),
+    })?;
+    decode(reader)
+}
+
+/// Decodes from any reader (used by tests with in-memory WAVs).
+///
+/// # Errors
+/// An [`AudioError`].
+pub fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>) -> Result<Clip, AudioError> {
+    let spec = reader.spec();
+    let channels = spec.channels.max(1);
+    let expected = reader.len() as usize;
+    if expected == 0 {
+        return Err(AudioError::Empty);
+    }
+    let mut interleaved: Vec<f32> = Vec::with_capacity(expected);
+    match spec.sample_format {
+        hound::SampleFormat::Int => {
+            if !(1..=32).contains(&spec.bits_per_sample) {
+                return Err(AudioError::Unsupported(format!("{}-bit PCM", spec.bits_per_sample)));
+            }
+            let scale = 32768.0 / f64::from(1u32 << (spec.bits_per_sample - 1).min(31)) / 32767.0;
+            for s in reader.samples::<i32>() {
+                match s {
+                    Ok(v) => interleaved.push((f64::from(v) * scale) as f32),
+                    Err(_) => return Err(AudioError::Truncated { read: interleaved.len(), expected }),
+                }
+            }
+        }
+        hound::SampleFormat::Float => {
+            if spec.bits_per_sample != 32 {
+                return Err(AudioError::Unsupported(format!("{}-bit float", spec.bits_per_sample)));
+            }
+            for s in reader.samples::<f32>() {
+                match s {
+                    Ok(v) if v.is_finite() => interleaved.push((f64::from(v) * 32768.0 / 32767.0) as f32),
+                    Ok(_) => return Err(AudioError::NonFinite(interleaved.len())),
+                    Err(_) => return Err(AudioError::Truncated { read: interleaved.len(), expected }),
+                }
+            }
+        }
+    }
+    if interleaved.len() < expected {
+        return Err(AudioError::Truncated { read: interleaved.len(), expected });
+    }
+    let ch = usize::from(channels);
+    let samples = if ch == 1 {
+        interleaved
+    } else {
+        interleaved.chunks_exact(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect()
+    };
+    if samples.is_empty() {
+        return Err(AudioError::Empty);
+    }
+    Ok(Clip {
+        samples,
+        rate: spec.sample_rate,
+        channels,
+        bits: spec.bits_per_sample,
+        format: match spec.sample_format {
+            hound::SampleFormat::Int => "pcm",
+            hound::SampleFormat::Float => "float",
+        },
+    })
+}
+
+/// Level statistics of a clip (on the 16-bit scale, 1.0 ≈ full scale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Levels {
+    /// RMS in dBFS (`-inf` for digital silence is reported as -200).
+    pub rms_dbfs: f64,
+    /// Peak absolute sample.
+    pub peak: f64,
+    /// Fraction of samples at or above `clip_level` in magnitude.
+    pub clipped_fraction: f64,
+    /// Fraction of samples that are exactly zero.
+    pub zero_fraction: f64,
+}
+
+/// Computes [`Levels`].
+#[must_use]
+pub fn levels(samples: &[f32], clip_level: f64) -> Levels {
+    let n = samples.len().max(1) as f64;
+    let mut sum2 = 0.0f64;
+    let mut peak = 0.0f64;
+    let mut clipped = 0usize;
+    let mut zeros = 0usize;
+    for &s in samples {
+        let a = f64::from(s).abs();
+        sum2 += a * a;
+        peak = peak.max(a);
+        if a >= clip_level {
+            clipped += 1;
+        }
+        if s == 0.0 {
+            zeros += 1;
+        }
+    }
+    let rms = (sum2 / n).sqrt();
+    Levels {
+        rms_dbfs: if rms > 0.0 { 20.0 * rms.log10() } else { -200.0 },
+        peak,
+        clipped_fraction: clipped as f64 / n,
+        zero_fraction: zeros as f64 / n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, spec: hound::WavSpec, n: usize) {
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for i in 0..n * usize::from(spec.channels) {
+            match spec.sample_format {
+                hound::SampleFormat::Int => w.write_sample(((i % 100) as i32 - 50) * 100).unwrap(),
+                hound::SampleFormat::Float => w.write_sample(0.25f32).unwrap(),
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn reads_16bit_on_opensmile_scale_and_downmixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.wav");
+        let spec = hound::WavSpec { channels: 2, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        write(&p, spec, 100);
+        let c = read_clip(&p).unwrap();
+        assert_eq!(c.samples.len(), 100);
+        assert_eq!(c.channels, 2);
+        // frame 0 = samples (-5000, -4900) -> mean -4950 / 32767
+        assert!((c.samples[0] - (-4950.0 / 32767.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rejects_header_only_truncated_and_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let p = dir.path().join("h.wav");
+        write(&p, spec, 0);
+        assert!(matches!(read_clip(&p), Err(AudioError::Empty)));
+        let p = dir.path().join("t.wav");
+        write(&p, spec, 1000);
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 501]).unwrap();
+        assert!(matches!(read_clip(&p), Err(AudioError::Truncated { .. })), "{:?}", read_clip(&p));
+        let p = dir.path().join("x.wav");
+        std::fs::write(&p, "hello, not audio").unwrap();
+        assert!(matches!(read_clip(&p), Err(AudioError::NotWav(_))));
+        assert!(matches!(read_clip(&dir.path().join("missing.wav")), Err(AudioError::Unreadable { .. })));
+    }
+
+    #[test]
+    fn levels_of_silence_and_clipping() {
+        let l = levels(&[0.0; 10], 0.999);
+        assert_eq!(l.zero_fraction, 1.0);
+        assert_eq!(l.rms_dbfs, -200.0);
+        let l = levels(&[1.0, -1.0, 0.5, 0.0], 0.999);
+        assert_eq!(l.clipped_fraction, 0.5);
+        assert_eq!(l.peak, 1.0);
+    }
+}
