@@ -1,1 +1,201 @@
-//! fedser-train
+//! fedser-train: centralized baselines on the feature table, for every
+//! protocol and fold of the partition table.
+//!
+//! Per fold: the training rows are standardised with statistics of the
+//! training rows only (a zero-variance column is centred and left unscaled),
+//! the model is fit with linfa, and the test rows are predicted. Folds run in
+//! parallel with rayon; every fold is independent, so results do not depend
+//! on the thread count.
+//!
+//! # Output schema
+//! `predictions.parquet`: `experiment, protocol, fold (i32), file, actor
+//! (i32), label, pred` (emotion codes). `experiments.json`: one object per
+//! experiment: `id, protocol, training, model {name, params}, folds,
+//! n_features, n_train, seconds, fold_seconds`.
+#![warn(unreachable_pub)]
+
+mod data;
+mod model;
+
+use std::path::Path;
+use std::time::Instant;
+
+use fedser_cache::table::{self, Column};
+use fedser_core::{Protocol, Training};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use data::{load_features, load_partition, FeatureMatrix, Fold};
+pub use model::{CentralizedParams, LogisticParams, ModelKind};
+
+/// Recipe version of the train stage.
+pub const VERSION: u32 = 1;
+
+/// Errors of the train stage.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Reading inputs or writing outputs failed.
+    #[error(transparent)]
+    Cache(#[from] fedser_cache::CacheError),
+    /// A table is inconsistent with another.
+    #[error("`{}`: {message}", .path.display())]
+    Data {
+        /// The table.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The model failed to fit.
+    #[error("{experiment} fold {fold}: {message}")]
+    Fit {
+        /// Experiment id.
+        experiment: String,
+        /// Fold.
+        fold: i32,
+        /// The cause.
+        message: String,
+    },
+    /// Writing `experiments.json` failed.
+    #[error("cannot serialise `{}`: {message}", .path.display())]
+    Json {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// `[train]` params.
+///
+/// | Name | Default | Purpose |
+/// | :-- | :-- | :-- |
+/// | `centralized` | logistic | the centralized baseline (see [`CentralizedParams`]) |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainParams {
+    /// The centralized baseline.
+    pub centralized: CentralizedParams,
+}
+
+impl TrainParams {
+    /// Checks every nested table.
+    ///
+    /// # Errors
+    /// The first [`fedser_core::ParamError`].
+    pub fn validate(&self) -> Result<(), fedser_core::ParamError> {
+        self.centralized.validate()
+    }
+}
+
+/// One experiment's metadata in `experiments.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentMeta {
+    /// `centralized-logistic-loso`.
+    pub id: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Training mode.
+    pub training: Training,
+    /// Model name and params.
+    pub model: serde_json::Value,
+    /// Number of folds.
+    pub folds: usize,
+    /// Feature columns used.
+    pub n_features: usize,
+    /// Training rows summed over folds.
+    pub n_train: usize,
+    /// Wall time of the experiment, seconds.
+    pub seconds: f64,
+    /// Per-fold fit+predict seconds.
+    pub fold_seconds: Vec<f64>,
+}
+
+/// One test prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pred {
+    experiment: String,
+    protocol: Protocol,
+    fold: i32,
+    row: usize,
+    pred: usize,
+}
+
+/// Trains every protocol of the partition and writes `predictions.parquet`
+/// and `experiments.json` into `out_dir`.
+///
+/// # Errors
+/// [`TrainError`].
+pub fn run(
+    params: &TrainParams,
+    features: &Path,
+    partition: &Path,
+    out_dir: &Path,
+    meta: &[(&str, String)],
+) -> Result<Vec<ExperimentMeta>, TrainError> {
+    let fm = load_features(features)?;
+    let folds = load_partition(partition, &fm)?;
+    let spec = &params.centralized;
+    let mut metas = Vec::new();
+    let mut preds: Vec<Pred> = Vec::new();
+    let mut protocols: Vec<Protocol> = folds.iter().map(|f| f.protocol).collect();
+    protocols.dedup();
+    for protocol in protocols {
+        let id = format!("centralized-{}-{}", spec.model.name(), protocol.as_str());
+        let t0 = Instant::now();
+        let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
+        let results: Vec<Result<(Vec<usize>, f64), TrainError>> = these
+            .par_iter()
+            .map(|f| {
+                let t = Instant::now();
+                let p = model::fit_predict(spec, &fm, &f.train, &f.test).map_err(|message| TrainError::Fit {
+                    experiment: id.clone(),
+                    fold: f.fold,
+                    message,
+                })?;
+                Ok((p, t.elapsed().as_secs_f64()))
+            })
+            .collect();
+        let mut fold_seconds = Vec::new();
+        let mut n_train = 0;
+        for (f, r) in these.iter().zip(results) {
+            let (p, secs) = r?;
+            fold_seconds.push(secs);
+            n_train += f.train.len();
+            for (&row, &pred) in f.test.iter().zip(&p) {
+                preds.push(Pred { experiment: id.clone(), protocol, fold: f.fold, row, pred });
+            }
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        tracing::info!("{id}: {} folds in {seconds:.2} s", these.len());
+        metas.push(ExperimentMeta {
+            id,
+            protocol,
+            training: Training::Centralized,
+            model: spec.describe(),
+            folds: these.len(),
+            n_features: fm.names.len(),
+            n_train,
+            seconds,
+            fold_seconds,
+        });
+    }
+    let path = out_dir.join("predictions.parquet");
+    let b = table::batch(
+        &path,
+        vec![
+            ("experiment".into(), Column::Str(preds.iter().map(|p| p.experiment.clone()).collect())),
+            ("protocol".into(), Column::Str(preds.iter().map(|p| p.protocol.as_str().to_owned()).collect())),
+            ("fold".into(), Column::I32(preds.iter().map(|p| p.fold).collect())),
+            ("file".into(), Column::Str(preds.iter().map(|p| fm.files[p.row].clone()).collect())),
+            ("actor".into(), Column::I32(preds.iter().map(|p| fm.actors[p.row]).collect())),
+            ("label".into(), Column::Str(preds.iter().map(|p| fm.classes[fm.labels[p.row]].clone()).collect())),
+            ("pred".into(), Column::Str(preds.iter().map(|p| fm.classes[p.pred].clone()).collect())),
+        ],
+    )?;
+    table::write_parquet(&path, &b, meta)?;
+    let json_path = out_dir.join("experiments.json");
+    let json = serde_json::to_vec_pretty(&metas)
+        .map_err(|e| TrainError::Json { path: json_path.clone(), message: e.to_string() })?;
+    fedser_cache::atomic_write(&json_path, &json)?;
+    Ok(metas)
+}

@@ -1,0 +1,125 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fedser_cache::table;
+use fedser_core::{codes, columns, Protocol};
+use ndarray::Array2;
+
+use crate::TrainError;
+
+/// The feature table in memory: key columns and an `n_clips x n_features`
+/// f32 matrix.
+#[derive(Debug, Clone)]
+pub struct FeatureMatrix {
+    /// File names (row order of the table).
+    pub files: Vec<String>,
+    /// Actor ids.
+    pub actors: Vec<i32>,
+    /// Label index into `classes`.
+    pub labels: Vec<usize>,
+    /// Emotion codes present, in CREMA-D label order.
+    pub classes: Vec<String>,
+    /// Feature names.
+    pub names: Vec<String>,
+    /// Features.
+    pub x: Array2<f32>,
+}
+
+/// Reads `features.parquet`: the key columns, then every Float32 column as a
+/// feature.
+///
+/// # Errors
+/// [`TrainError`] for unreadable tables, unknown emotions or non-float
+/// feature columns.
+pub fn load_features(path: &Path) -> Result<FeatureMatrix, TrainError> {
+    let b = table::read_parquet(path, None)?;
+    let files = table::strings(path, &b, columns::FILE)?;
+    let actors: Vec<i32> = table::ints(path, &b, columns::ACTOR)?.into_iter().map(|a| a.unwrap_or(0) as i32).collect();
+    let emotions = table::strings(path, &b, columns::EMOTION)?;
+    let classes: Vec<String> =
+        codes::EMOTIONS.iter().filter(|e| emotions.iter().any(|x| x == *e)).map(|e| (*e).to_owned()).collect();
+    let labels = emotions
+        .iter()
+        .map(|e| {
+            classes.iter().position(|c| c == e).ok_or_else(|| TrainError::Data {
+                path: path.to_path_buf(),
+                message: format!("unknown emotion `{e}`"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let schema = b.schema();
+    let feat_idx: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !columns::FEATURE_KEYS.contains(&schema.field(i).name().as_str()))
+        .collect();
+    let n = b.num_rows();
+    let mut x = Array2::<f32>::zeros((n, feat_idx.len()));
+    let mut names = Vec::with_capacity(feat_idx.len());
+    for (j, &i) in feat_idx.iter().enumerate() {
+        names.push(schema.field(i).name().clone());
+        let col = table::f32_column(path, &b, i)?;
+        for (r, v) in col.values().iter().enumerate() {
+            x[[r, j]] = if v.is_finite() { *v } else { 0.0 };
+        }
+    }
+    Ok(FeatureMatrix { files, actors, labels, classes, names, x })
+}
+
+/// One fold of one protocol: row indices into the [`FeatureMatrix`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Fold number.
+    pub fold: i32,
+    /// Training rows.
+    pub train: Vec<usize>,
+    /// Test rows.
+    pub test: Vec<usize>,
+}
+
+/// Reads `partition.parquet` and resolves it against the feature rows.
+/// Clips of the partition that have no feature row are an error (the two
+/// tables come from the same manifest).
+///
+/// # Errors
+/// [`TrainError`].
+pub fn load_partition(path: &Path, fm: &FeatureMatrix) -> Result<Vec<Fold>, TrainError> {
+    let b = table::read_parquet(path, Some(&["protocol", "fold", "role", "file"]))?;
+    let protocols = table::strings(path, &b, "protocol")?;
+    let folds = table::ints(path, &b, "fold")?;
+    let roles = table::strings(path, &b, "role")?;
+    let files = table::strings(path, &b, "file")?;
+    let row_of: BTreeMap<&str, usize> = fm.files.iter().enumerate().map(|(i, f)| (f.as_str(), i)).collect();
+    // protocol -> fold -> (train, test)
+    let mut sd: BTreeMap<(Protocol, i32), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    let mut grouped: BTreeMap<Protocol, BTreeMap<i32, Vec<usize>>> = BTreeMap::new();
+    for i in 0..b.num_rows() {
+        let protocol = Protocol::parse(&protocols[i]).ok_or_else(|| TrainError::Data {
+            path: path.to_path_buf(),
+            message: format!("unknown protocol `{}`", protocols[i]),
+        })?;
+        let row = *row_of.get(files[i].as_str()).ok_or_else(|| TrainError::Data {
+            path: path.to_path_buf(),
+            message: format!("clip `{}` has no feature row", files[i]),
+        })?;
+        let fold = folds[i].unwrap_or(0) as i32;
+        if protocol.speaker_independent() {
+            grouped.entry(protocol).or_default().entry(fold).or_default().push(row);
+        } else {
+            let e = sd.entry((protocol, fold)).or_default();
+            if roles[i] == "test" { e.1.push(row) } else { e.0.push(row) }
+        }
+    }
+    let mut out: Vec<Fold> = sd.into_iter().map(|((protocol, fold), (train, test))| Fold { protocol, fold, train, test }).collect();
+    for (protocol, folds) in grouped {
+        for (&fold, test) in &folds {
+            let mut train: Vec<usize> = folds.iter().filter(|(f, _)| **f != fold).flat_map(|(_, r)| r.iter().copied()).collect();
+            train.sort_unstable();
+            let mut test = test.clone();
+            test.sort_unstable();
+            out.push(Fold { protocol, fold, train, test });
+        }
+    }
+    out.sort_by_key(|f| (f.protocol, f.fold));
+    Ok(out)
+}
