@@ -5,9 +5,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let out = args.next().unwrap_or_else(|| "synth-corpus".to_string());
     let mut p = fedser_synth::SynthParams::default();
-    if args.next().as_deref() == Some("cremad") {
+    let mode = args.next();
+    if mode.as_deref() == Some("actors24") {
+        p.actors = 24;
+    }
+    if mode.as_deref() == Some("cremad") {
         p.actors = 91;
-        p.sentences = fedser_synth::SENTENCES.iter().map(|s| s.to_string()).collect();
+        p.sentences = fedser_synth::SENTENCES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         p.inventory = fedser_synth::Inventory::Cremad;
         p.missing = 20;
     }

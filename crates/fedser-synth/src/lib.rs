@@ -40,8 +40,9 @@
 //!   low-ish, slow and creaky; NEU is the actor's baseline. Levels scale the deviation
 //!   (`LO` 0.55, `MD`/`XX` 1.0, `HI` 1.45).
 //! * **Overlap.** Every actor expresses every emotion in their own way (a random gain
-//!   with sd 0.45 on the mean effect plus per-dimension offsets with sd ~45% of the
-//!   effect), and every clip adds its own intensity (sd 0.35) and per-dimension noise.
+//!   with sd 0.5 on the mean effect plus per-dimension offsets with sd ~55% of the
+//!   effect), and every clip adds its own intensity (sd 0.3) and per-dimension noise
+//!   (sd ~35% of the effect plus a floor for dimensions the emotion does not move).
 //!   Classes therefore overlap and speaker effects are real: speaker-independent
 //!   recognition is clearly harder than speaker-dependent recognition.
 //! * **Level.** Each clip is peak-normalised to between -12 and -3 dBFS according to
@@ -430,8 +431,8 @@ fn write_wav(path: &Path, spec: hound::WavSpec, samples: &[i16]) -> Result<(), S
         source,
     };
     let file = fs::File::create(path).map_err(io_err(path))?;
-    let mut w = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec)
-        .map_err(wav_err)?;
+    let mut w =
+        hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec).map_err(wav_err)?;
     {
         let mut w16 = w.get_i16_writer(samples.len() as u32);
         for &s in samples {
@@ -451,7 +452,11 @@ fn write_demographics(actors: &[model::Actor], path: &Path) -> Result<(), SynthE
             a.age,
             if a.female { "Female" } else { "Male" },
             a.race,
-            if a.hispanic { "Hispanic" } else { "Not Hispanic" }
+            if a.hispanic {
+                "Hispanic"
+            } else {
+                "Not Hispanic"
+            }
         ));
     }
     let mut f = fs::File::create(path).map_err(io_err(path))?;

@@ -45,11 +45,19 @@ pub const LEVELS: [&str; 4] = ["LO", "MD", "HI", "XX"];
 pub(crate) fn emotion_effect(code: &str) -> [f64; DIMS] {
     match code {
         //         f0   range  loud  tilt  rate  breath jit   shim  form   creak final
-        "ANG" => [3.0, 0.35, 6.0, 1.0, 0.10, -0.35, 0.15, 0.10, 0.06, 0.00, -2.0],
-        "HAP" => [3.5, 0.40, 3.0, 0.5, 0.08, -0.05, 0.00, 0.00, 0.04, 0.00, 2.5],
+        "ANG" => [
+            3.0, 0.35, 6.0, 1.0, 0.10, -0.35, 0.15, 0.10, 0.06, 0.00, -2.0,
+        ],
+        "HAP" => [
+            3.5, 0.40, 3.0, 0.5, 0.08, -0.05, 0.00, 0.00, 0.04, 0.00, 2.5,
+        ],
         "FEA" => [4.5, 0.05, 1.5, 0.1, 0.15, 0.40, 0.55, 0.35, 0.02, 0.00, 3.0],
-        "SAD" => [-1.5, -0.45, -5.0, -0.9, -0.18, 0.50, 0.15, 0.10, -0.03, 0.02, -0.5],
-        "DIS" => [-1.0, 0.15, -1.0, -0.3, -0.15, 0.15, 0.50, 0.45, -0.02, 0.06, -1.0],
+        "SAD" => [
+            -1.5, -0.45, -5.0, -0.9, -0.18, 0.50, 0.15, 0.10, -0.03, 0.02, -0.5,
+        ],
+        "DIS" => [
+            -1.0, 0.15, -1.0, -0.3, -0.15, 0.15, 0.50, 0.45, -0.02, 0.06, -1.0,
+        ],
         _ => [0.0; DIMS],
     }
 }
@@ -153,7 +161,9 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     let ids = id.to_string();
     let mut r = ChaCha8Rng::seed_from_u64(hash_parts(seed, &["actor", &ids]));
     // Ages skewed young like CREMA-D (20..74, mean ~36).
-    let extra: f64 = Exp::new(1.0 / 16.0).map(|e| e.sample(&mut r)).unwrap_or(16.0);
+    let extra: f64 = Exp::new(1.0 / 16.0)
+        .map(|e| e.sample(&mut r))
+        .unwrap_or(16.0);
     let age = (20.0 + extra).min(74.0) as u32;
     let u: f64 = r.gen();
     let race = if u < 0.67 {
@@ -195,7 +205,7 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     let noise_db = -56.0 + 3.0 * gauss(&mut r);
 
     // Each actor's own way of expressing each emotion: a global gain on the mean
-    // effect (sd 0.45) plus per-dimension offsets (sd ~45% of the effect size).
+    // effect (sd 0.5) plus per-dimension offsets (sd ~55% of the effect size).
     let expr = emotions
         .iter()
         .map(|e| {
@@ -204,10 +214,10 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
             if e == "NEU" {
                 return ([0.0; DIMS], 1.0);
             }
-            let gain = (1.0 + 0.45 * gauss(&mut er)).max(0.15);
+            let gain = (1.0 + 0.5 * gauss(&mut er)).max(0.15);
             let mut off = [0.0; DIMS];
             for d in 0..DIMS {
-                off[d] = (0.45 * eff[d].abs() + 0.3 * SCALE[d]) * gauss(&mut er);
+                off[d] = (0.55 * eff[d].abs() + 0.4 * SCALE[d]) * gauss(&mut er);
             }
             (off, gain)
         })
@@ -251,7 +261,7 @@ pub(crate) fn clip_deviation<R: Rng>(
         .copied()
         .unwrap_or(([0.0; DIMS], 1.0));
     let lvl = level_gain(level);
-    let intensity = (1.0 + 0.35 * gauss(rng)).max(0.1);
+    let intensity = (1.0 + 0.3 * gauss(rng)).max(0.1);
     let mut out = [0.0; DIMS];
     for d in 0..DIMS {
         let noise = (0.35 * eff[d].abs() + SCALE[d]) * gauss(rng);

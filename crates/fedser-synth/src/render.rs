@@ -21,6 +21,9 @@ const G_VOICE: f64 = 2.4;
 const G_ASP: f64 = 0.058;
 const G_FRIC: f64 = 0.18;
 
+/// Global duration scale of the phone table (sets the ~2.5 s average clip length).
+const TEMPO: f64 = 1.07;
+
 /// Fast per-sample noise (xorshift64*), seeded from the clip RNG.
 struct Noise(u64);
 
@@ -185,8 +188,12 @@ pub(crate) fn render<R: Rng>(
         }
         let ph = tp.phone;
         let is_vowel = ph.kind == Kind::Vowel;
-        let mut d = ph.dur_ms / 1000.0;
-        d *= if is_vowel { 1.0 / rate } else { rate.powf(-0.5) };
+        let mut d = ph.dur_ms / 1000.0 * TEMPO;
+        d *= if is_vowel {
+            1.0 / rate
+        } else {
+            rate.powf(-0.5)
+        };
         if is_vowel && tp.accent {
             d *= 1.3;
         }
@@ -219,7 +226,7 @@ pub(crate) fn render<R: Rng>(
         jitter: (actor.jitter * dev[dim::JITTER].exp()).clamp(0.001, 0.05),
         shimmer: (actor.shimmer * dev[dim::SHIMMER].exp()).clamp(0.005, 0.3),
         breath,
-        tilt_a: (0.55 - 0.18 * tilt).clamp(0.05, 0.9),
+        tilt_a: (0.4 - 0.15 * tilt).clamp(0.0, 0.85),
         oq: (0.62 - 0.06 * tilt + 0.05 * (breath / 0.08).ln()).clamp(0.35, 0.85),
     };
     let creak = (actor.creak + dev[dim::CREAK]).clamp(0.0, 0.4);
@@ -284,6 +291,7 @@ pub(crate) fn render<R: Rng>(
         .unwrap_or([500.0, 1500.0, 2500.0]);
     let mut hold_f = first_f;
     let mut wander = 0.0;
+    let (mut vowel_st, mut vowel_n) = (0.0, 0.0);
     for (k, c) in ctrl.iter_mut().enumerate() {
         let tt = k as f64 * FRAME_S - lead;
         // f0
@@ -299,7 +307,8 @@ pub(crate) fn render<R: Rng>(
         if ts > speech - final_len {
             st += final_move * (ts - (speech - final_len)) / final_len;
         }
-        c.f0 = (base_f0 * (st / 12.0).exp2()).clamp(50.0, 550.0);
+        // semitones for now; centred on the vowel mean and converted to Hz below
+        c.f0 = st;
         c.creak = if ts > speech - 0.25 {
             creak + 2.0 * actor.creak
         } else {
@@ -330,6 +339,8 @@ pub(crate) fn render<R: Rng>(
                     *fj = ph.f_start[j] + (ph.f_end[j] - ph.f_start[j]) * x;
                 }
                 c.av = if s.accent { 1.0 } else { 0.72 };
+                vowel_st += c.f0;
+                vowel_n += 1.0;
             }
             Kind::Approximant => c.av = ph.voice,
             Kind::Nasal => {
@@ -376,6 +387,16 @@ pub(crate) fn render<R: Rng>(
         c.af *= g;
     }
 
+    // the actor's (emotion-shifted) f0 is the mean over vowels
+    let mean_st = if vowel_n > 0.0 {
+        vowel_st / vowel_n
+    } else {
+        0.0
+    };
+    for c in ctrl.iter_mut() {
+        c.f0 = (base_f0 * ((c.f0 - mean_st) / 12.0).exp2()).clamp(50.0, 550.0);
+    }
+
     // ---------------------------------------------------------------- smoothing
     let af_ = 1.0 - (-FRAME_S / 0.018_f64).exp();
     let aa = 1.0 - (-FRAME_S / 0.006_f64).exp();
@@ -400,7 +421,9 @@ pub(crate) fn render<R: Rng>(
     // ---------------------------------------------------------------- sample loop
     let mut out = vec![0.0f64; n_samples];
     let mut noise = Noise(rng.gen::<u64>() | 1);
-    let mut res = [Reson::default(); 4];
+    let mut res = [Reson::default(); 5];
+    // fixed fifth formant: adds the high-frequency energy real voices have
+    res[4].set((4500.0 * actor.vtl).min(7000.0), 300.0);
     let mut bp = BandPass::default();
     let tp_frac = voice.oq * 0.65;
     let tn_frac = voice.oq * 0.35;
@@ -418,7 +441,11 @@ pub(crate) fn render<R: Rng>(
         }
         bp.set(c.fc * fric_scale, c.fq);
         let inv = 1.0 / FRAME as f64;
-        let (dav, dah, daf) = ((n.av - c.av) * inv, (n.ah - c.ah) * inv, (n.af - c.af) * inv);
+        let (dav, dah, daf) = (
+            (n.av - c.av) * inv,
+            (n.ah - c.ah) * inv,
+            (n.af - c.af) * inv,
+        );
         let (mut av, mut ah, mut afr) = (c.av, c.ah, c.af);
         for o in chunk.iter_mut() {
             tcyc += 1.0;
@@ -440,8 +467,7 @@ pub(crate) fn render<R: Rng>(
             prev_flow = flow;
             src_lp = one_minus_a * dflow + voice.tilt_a * src_lp;
             let open = if flow > 0.0 { 1.0 } else { 0.35 };
-            let x = G_VOICE * av * src_lp
-                + G_ASP * (voice.breath * av * open + ah) * noise.next();
+            let x = G_VOICE * av * src_lp + G_ASP * (voice.breath * av * open + ah) * noise.next();
             let mut y = x;
             for r in res.iter_mut() {
                 y = r.tick(y);
@@ -500,11 +526,14 @@ mod tests {
     #[test]
     fn source_balance() {
         let n = 16_000;
-        let mut res = [Reson::default(); 4];
-        for (r, (f, b)) in res
-            .iter_mut()
-            .zip([(720.0, 80.0), (1150.0, 100.0), (2450.0, 140.0), (3300.0, 220.0)])
-        {
+        let mut res = [Reson::default(); 5];
+        for (r, (f, b)) in res.iter_mut().zip([
+            (720.0, 80.0),
+            (1150.0, 100.0),
+            (2450.0, 140.0),
+            (3300.0, 220.0),
+            (4500.0, 300.0),
+        ]) {
             r.set(f, b);
         }
         let mut res2 = res;
@@ -522,7 +551,7 @@ mod tests {
                 t -= period;
             }
             let fl = rosenberg(t / period, 0.62 * 0.65, 0.62 * 0.35);
-            lp = 0.45 * (fl - prev) + 0.55 * lp;
+            lp = 0.6 * (fl - prev) + 0.4 * lp;
             prev = fl;
             let mut y = G_VOICE * lp;
             for r in res.iter_mut() {
