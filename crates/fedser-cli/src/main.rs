@@ -1,1 +1,281 @@
-fn main() {}
+//! `fedser`: the command-line front end. Glue only: it resolves arguments
+//! into a [`fedser_pipeline::Pipeline`] and [`fedser_pipeline::RunOptions`]
+//! once, then calls the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use fedser_pipeline::{Pipeline, RunOptions, StageName, StageState};
+
+/// Speech emotion recognition under federated learning: a cached,
+/// reproducible pipeline from WAV files to a report.
+#[derive(Debug, Parser)]
+#[command(name = "fedser", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Pipeline file (TOML). Defaults to pipelines/default.toml if present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Override a pipeline key, e.g. --set train.centralized.logistic.alpha=0.5
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Cache folder.
+    #[arg(long, global = true, value_name = "DIR", default_value = "cache")]
+    cache: PathBuf,
+    /// Corpus root (CREMA-D release root or a folder of WAVs). Defaults to
+    /// $CREMAD_DIR, then `[ingest] corpus`, then the built-in synthetic corpus.
+    #[arg(long, global = true, value_name = "DIR")]
+    corpus: Option<PathBuf>,
+    /// Worker threads (default: all cores). Never changes results.
+    #[arg(short = 'j', long, global = true, value_name = "N")]
+    jobs: Option<usize>,
+    /// More logging.
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Only warnings and errors; no progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the stages in order, skipping fresh ones.
+    Run(RunArgs),
+    /// Run up to and including ingest.
+    Ingest(StageArgs),
+    /// Run up to and including features.
+    Features(StageArgs),
+    /// Run up to and including partition.
+    Partition(StageArgs),
+    /// Run up to and including train.
+    Train(StageArgs),
+    /// Run everything and write the report (same as `run`).
+    Evaluate(StageArgs),
+    /// Print every stage as fresh, stale (with the reason) or skipped.
+    Status {
+        /// Exit with 1 if any stage would run.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the resolved pipeline (defaults included).
+    ShowParams,
+    /// Delete cached outputs (all, or one stage).
+    Clean {
+        /// Only this stage.
+        #[arg(long, value_name = "STAGE")]
+        stage: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Stop after this stage (synth, ingest, features, partition, train, report).
+    #[arg(long, value_name = "STAGE")]
+    until: Option<String>,
+    #[command(flatten)]
+    stage: StageArgs,
+}
+
+#[derive(Debug, Args)]
+struct StageArgs {
+    /// Rerun this stage (and everything downstream) even if fresh.
+    #[arg(long, value_name = "STAGE")]
+    force: Vec<String>,
+    /// Fail at once if another run holds the cache, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+fn parse_stage(s: &str) -> Result<StageName> {
+    StageName::parse(s).with_context(|| {
+        format!("unknown stage `{s}`: allowed values are synth, ingest, features, partition, train, report")
+    })
+}
+
+fn load_pipeline(g: &GlobalArgs) -> Result<(Pipeline, PathBuf)> {
+    let (path, explicit) = match &g.pipeline {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from("pipelines/default.toml"), false),
+    };
+    if !explicit && !path.exists() {
+        return Ok((Pipeline::parse("", &path, &g.set)?, PathBuf::from("<defaults>")));
+    }
+    if !path.exists() {
+        anyhow::bail!("pipeline file `{}` does not exist", path.display());
+    }
+    Ok((Pipeline::load(&path, &g.set)?, path))
+}
+
+fn resolve_corpus(g: &GlobalArgs, p: &Pipeline) -> Result<Option<PathBuf>> {
+    let corpus = g
+        .corpus
+        .clone()
+        .or_else(|| std::env::var_os("CREMAD_DIR").filter(|v| !v.is_empty()).map(PathBuf::from))
+        .or_else(|| p.ingest.corpus.clone());
+    if let Some(c) = &corpus {
+        if !c.is_dir() {
+            anyhow::bail!("corpus folder `{}` does not exist", c.display());
+        }
+    }
+    Ok(corpus)
+}
+
+fn progress(quiet: bool) -> Option<fedser_pipeline::Progress> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar: Arc<Mutex<Option<indicatif::ProgressBar>>> = Arc::new(Mutex::new(None));
+    Some(Arc::new(move |stage: &str, done: usize, total: usize| {
+        let mut guard = bar.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let b = guard.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:40}] {pos}/{len} clips {per_sec} eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(stage.to_owned());
+            b
+        });
+        b.set_position(done as u64);
+        if done >= total {
+            b.finish_and_clear();
+            *guard = None;
+        }
+    }))
+}
+
+fn run_stages(g: &GlobalArgs, until: Option<StageName>, args: &StageArgs) -> Result<ExitCode> {
+    let (pipeline, path) = load_pipeline(g)?;
+    let corpus = resolve_corpus(g, &pipeline)?;
+    let force = args.force.iter().map(|s| parse_stage(s)).collect::<Result<Vec<_>>>()?;
+    let opts = RunOptions {
+        cache: g.cache.clone(),
+        corpus,
+        pipeline_path: path,
+        until,
+        force,
+        wait: !args.no_wait,
+        progress: progress(g.quiet),
+    };
+    let t0 = std::time::Instant::now();
+    let report = fedser_pipeline::run(&pipeline, &opts)?;
+    let mut out = std::io::stdout().lock();
+    for (stage, seconds, info) in &report.stages {
+        let what = match seconds {
+            Some(s) => format!("ran in {s:.2} s"),
+            None => "fresh".to_owned(),
+        };
+        let figures: Vec<String> = info.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out, "{:<10} {:<16} {}", stage.as_str(), what, figures.join("  "))?;
+    }
+    writeln!(out, "total {:.2} s; report: {}", t0.elapsed().as_secs_f64(), g.cache.join("report").join("report.md").display())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(g: &GlobalArgs, check: bool) -> Result<ExitCode> {
+    let (pipeline, path) = load_pipeline(g)?;
+    let corpus = resolve_corpus(g, &pipeline)?;
+    let opts = RunOptions {
+        cache: g.cache.clone(),
+        corpus,
+        pipeline_path: path,
+        until: None,
+        force: vec![],
+        wait: true,
+        progress: None,
+    };
+    let plan = fedser_pipeline::plan(&pipeline, &opts)?;
+    let mut out = std::io::stdout().lock();
+    let mut work = false;
+    for s in &plan {
+        let line = match &s.state {
+            StageState::Fresh => "fresh".to_owned(),
+            StageState::Stale(r) => {
+                work = true;
+                format!("stale: {r}")
+            }
+            StageState::Skipped(why) => format!("skipped: {why}"),
+        };
+        writeln!(out, "{:<10} {line}", s.stage.as_str())?;
+    }
+    Ok(if check && work { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    if let Some(n) = g.jobs {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("cannot configure the thread pool")?;
+    }
+    match &cli.command {
+        Command::Run(a) => {
+            let until = a.until.as_deref().map(parse_stage).transpose()?;
+            run_stages(g, until, &a.stage)
+        }
+        Command::Ingest(a) => run_stages(g, Some(StageName::Ingest), a),
+        Command::Features(a) => run_stages(g, Some(StageName::Features), a),
+        Command::Partition(a) => run_stages(g, Some(StageName::Partition), a),
+        Command::Train(a) => run_stages(g, Some(StageName::Train), a),
+        Command::Evaluate(a) => run_stages(g, None, a),
+        Command::Status { check } => status(g, *check),
+        Command::ShowParams => {
+            let (pipeline, _) = load_pipeline(g)?;
+            print!("{}", pipeline.to_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clean { stage } => {
+            let stage = stage.as_deref().map(parse_stage).transpose()?;
+            let n = fedser_pipeline::clean(&g.cache, stage, true)?;
+            println!("removed {n} stage folders from {}", g.cache.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.global.quiet {
+        "warn"
+    } else if cli.global.verbose {
+        "debug"
+    } else {
+        "info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FEDSER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,fedser={level},fedser_pipeline={level},fedser_ingest={level},fedser_features={level},fedser_train={level},fedser_partition={level},fedser_report={level},fedser_synth={level},fedser_cache={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  cause: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

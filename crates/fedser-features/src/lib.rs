@@ -1,2 +1,30 @@
-//! fedser-features: openSMILE-compatible acoustic features in Rust.
+//! fedser-features: openSMILE's ComParE_2016 functionals in Rust.
+//!
+//! # Usage
+//! The [`dsp`] module holds the extractor ([`dsp::Compare16`]): framing,
+//! windows, a reused FFT plan, the low-level descriptors, smoothing, deltas
+//! and functionals, following `shared/spec/compare16.md`. The [`run`]
+//! function is the pipeline stage: it reads the manifest, extracts every clip
+//! that is not yet in the per-clip cache (in parallel, one extractor per
+//! worker thread) and writes `features.parquet`.
+//!
+//! # Params
+//! See [`FeatureParams`].
+//!
+//! # Output schema
+//! `features.parquet`: `file, actor (i32), sentence, emotion, level,
+//! duration_s (f64)`, then one Float32 column per feature, named and ordered
+//! exactly as openSMILE names them (`compare16_names.txt`). The columns this
+//! build computes are [`dsp::compare16_names`]; `FEATURESETS.md` lists what
+//! is complete.
+//!
+//! # Normalization
+//! Samples on openSMILE's scale (16-bit `s / 32767`), see `fedser-audio`.
+//!
+//! # Frame alignment
+//! Frames start at sample `160 * t` (left-aligned), no partial frames.
+
 pub mod dsp;
+mod stage;
+
+pub use stage::{run, FeatureParams, FeatureSetName, FeaturesError, FeaturesSummary, VERSION};

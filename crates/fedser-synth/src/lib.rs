@@ -110,6 +110,10 @@ pub enum Inventory {
     Cremad,
 }
 
+/// Recipe version of the synthetic corpus: bump when the generated audio
+/// changes for the same params (it is part of the synth stage's cache key).
+pub const VERSION: u32 = 1;
+
 /// Parameters of the synthetic corpus (the `[synth]` table of the pipeline config).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]

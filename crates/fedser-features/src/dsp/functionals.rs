@@ -68,7 +68,6 @@ struct Basic {
     min: f32,
     max: f32,
     mean: f32,
-    n: usize,
 }
 
 fn basic(x: &[f32]) -> Basic {
@@ -81,9 +80,9 @@ fn basic(x: &[f32]) -> Basic {
         s += v as f64;
     }
     if x.is_empty() {
-        return Basic { min: 0.0, max: 0.0, mean: 0.0, n: 0 };
+        return Basic { min: 0.0, max: 0.0, mean: 0.0 };
     }
-    Basic { min, max, mean: (s / x.len() as f64) as f32, n: x.len() }
+    Basic { min, max, mean: (s / x.len() as f64) as f32 }
 }
 
 #[inline]
@@ -369,21 +368,8 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
     let mut r = [0f32; P + 1];
     for (k, rk) in r.iter_mut().enumerate() {
         let mut s = 0f32;
-        let mode = std::env::var("LPCMODE").unwrap_or_default();
-        if mode == "fma" {
-            for i in k..n {
-                s = x[i - k].mul_add(x[i], s);
-            }
-        } else if mode == "dbl" {
-            let mut d = 0f64;
-            for i in k..n {
-                d += x[i] as f64 * x[i - k] as f64;
-            }
-            s = d as f32;
-        } else {
-            for i in k..n {
-                s += x[i] * x[i - k];
-            }
+        for i in k..n {
+            s += x[i] * x[i - k];
         }
         *rk = s;
     }
@@ -398,7 +384,9 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
         for i in 1..m {
             acc += a[i] * r[m - i];
         }
-        let k = if std::env::var("LEVMODE").as_deref() == Ok("inv") { (-1.0 / e) * acc } else { -acc / e };
+        // openSMILE multiplies by the reciprocal; -acc / e differs by an ulp,
+        // which this ill-conditioned recursion amplifies to ~1e-2.
+        let k = (-1.0 / e) * acc;
         a[m] = k;
         for i in 1..=m / 2 {
             let ai = a[i];

@@ -1,5 +1,8 @@
 //! Per-frame low-level descriptors of groups A and B (spec section 3.1-3.7).
 
+// Index loops mirror the spec's formulas bin by bin.
+#![allow(clippy::needless_range_loop)]
+
 use super::framing::{LEN60, NBINS20};
 
 /// Number of mel / auditory bands.
@@ -168,7 +171,7 @@ impl F20Analyzer {
         let t = 0.01f64;
         let g = (1.0 - (2.0 * std::f64::consts::PI * t).sin()) as f32;
         let om = (2.0 * std::f64::consts::PI * 29.0 * t).cos() as f32;
-        let nrm = ((10.0 * (32.0 * om as f64 * om as f64 + 8.0)) as f64).sqrt() as f32;
+        let nrm = (10.0 * (32.0 * om as f64 * om as f64 + 8.0)).sqrt() as f32;
         let rasta_b = [
             (2.0 / nrm as f64) as f32,
             (-4.0 * om as f64 / nrm as f64) as f32,

@@ -1,14 +1,14 @@
 //! DSP framework: framing, windows, FFT, LLDs, smoothing, deltas, functionals.
 //!
 //! A Rust reimplementation of openSMILE's ComParE_2016 feature set following
-//! the project specification (`compare16.md`). This build computes the
-//! groups A, B, LLD and Delta (5,900 of the 6,373 functionals); the voice
-//! (Nz) and F0 groups are not computed yet, see [`compare16_names`].
+//! the project specification (`compare16.md`). All six functional groups
+//! (A, B, Nz, F0, LLD, Delta; 6,373 functionals) are computed.
 
 pub mod contour;
 pub mod framing;
 pub mod functionals;
 pub mod lld;
+pub mod pitch;
 
 use std::sync::OnceLock;
 
@@ -19,16 +19,13 @@ use functionals::FuncScratch;
 use lld::{F20Analyzer, NRAW20};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const COMPARE16_VERSION: u32 = 1;
+pub const COMPARE16_VERSION: u32 = 2;
 
 /// All 6,373 ComParE_2016 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/compare16_names.txt");
 
-/// Column range (0-based, half open) of the Nz and F0 groups in the full list.
-const NZ_F0_RANGE: std::ops::Range<usize> = 3658..4131;
-
-/// Names of the columns this build computes, in openSMILE's order (a
-/// subsequence of the 6,373 ComParE_2016 names: groups A, B, LLD and Delta).
+/// Names of the columns this build computes, in openSMILE's order (all
+/// 6,373 ComParE_2016 functionals).
 pub fn compare16_names() -> &'static [&'static str] {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     NAMES.get_or_init(|| {
@@ -36,12 +33,29 @@ pub fn compare16_names() -> &'static [&'static str] {
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .enumerate()
-            .filter(|(i, _)| !NZ_F0_RANGE.contains(i))
-            .map(|(_, l)| l)
             .collect()
     })
 }
+
+/// Names of the 6 Nz LLDs (smoothed, `_sma`) in LLD order.
+pub const NZ_SMOOTHED_NAMES: [&str; 6] = [
+    "F0final_sma",
+    "voicingFinalUnclipped_sma",
+    "jitterLocal_sma",
+    "jitterDDP_sma",
+    "shimmerLocal_sma",
+    "logHNR_sma",
+];
+
+/// Names of the 6 Nz delta contours (`_sma_de`) in LLD order.
+pub const NZ_DELTA_NAMES: [&str; 6] = [
+    "F0final_sma_de",
+    "voicingFinalUnclipped_sma_de",
+    "jitterLocal_sma_de",
+    "jitterDDP_sma_de",
+    "shimmerLocal_sma_de",
+    "logHNR_sma_de",
+];
 
 /// Number of A+B LLD contours (4 of group A, 55 of group B).
 pub const N_AB: usize = 59;
@@ -102,6 +116,9 @@ pub fn generated_names() -> Vec<String> {
     grp(&de[..N_A], &functionals::AB_NAMES);
     grp(&sma[N_A..], &functionals::AB_NAMES);
     grp(&de[N_A..], &functionals::AB_NAMES);
+    let nz: Vec<String> = NZ_SMOOTHED_NAMES.iter().chain(NZ_DELTA_NAMES.iter()).map(|s| s.to_string()).collect();
+    grp(&nz, &functionals::NZ_NAMES);
+    grp(&["F0final_sma_ff0".to_string()], &functionals::F0_NAMES);
     grp(&sma, &functionals::LLD_NAMES);
     grp(&de, &functionals::DELTA_NAMES);
     v
@@ -124,16 +141,28 @@ pub struct LldContours {
     /// Delta contours in [`ab_delta_names`] order: group A `n60 + 3`,
     /// group B `n20 + 3` frames.
     pub deltas: Vec<Vec<f32>>,
+    /// SHS candidates per F60 frame.
+    pub candidates: Vec<pitch::Candidates>,
+    /// Gaussian-window RMS energy per F60 frame (the voicing gate).
+    pub e60: Vec<f32>,
+    /// Number of F60 frames decided online by the Viterbi tracker (P).
+    pub p: usize,
+    /// Raw (gated) Nz LLDs per F60 frame in [`NZ_SMOOTHED_NAMES`] order.
+    pub nz_raw: [Vec<f32>; 6],
+    /// Smoothed Nz contours (`n60 + 1` frames).
+    pub nz_smoothed: [Vec<f32>; 6],
+    /// Nz delta contours (`n60 + 3` frames).
+    pub nz_deltas: [Vec<f32>; 6],
 }
 
 /// Reusable per-thread ComParE_2016 extractor (FFT plans and scratch buffers).
 pub struct Compare16 {
     f20: Framer,
-    #[allow(dead_code)]
     f60: Framer,
     ana: F20Analyzer,
+    shs: pitch::Shs,
+    vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
-    #[allow(dead_code)]
     mag60: Vec<f32>,
     row: [f32; NRAW20],
     c: LldContours,
@@ -168,6 +197,8 @@ impl Compare16 {
             f20,
             f60,
             ana: F20Analyzer::new(),
+            shs: pitch::Shs::new(),
+            vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
             mag60: vec![0.0; NBINS60],
             row: [0.0; NRAW20],
@@ -220,6 +251,35 @@ impl Compare16 {
             contour::delta2(&c.smoothed[i], &mut self.tmp);
             std::mem::swap(&mut c.deltas[i], &mut self.tmp);
         }
+        // Voice group: SHS candidates, Viterbi, energy gate, voice quality.
+        c.candidates.clear();
+        c.e60.clear();
+        for t in 0..n60 {
+            let fr = &x[t * HOP..t * HOP + LEN60];
+            self.f60.magnitude(fr, &mut self.mag60);
+            let e: f64 = self.f60.windowed().iter().map(|&g| (g * g) as f64).sum();
+            c.e60.push((e / LEN60 as f64).sqrt() as f32);
+            c.candidates.push(self.shs.candidates(&self.mag60));
+        }
+        let (decided, p) = pitch::viterbi(&c.candidates);
+        c.p = p;
+        for col in c.nz_raw.iter_mut() {
+            col.clear();
+        }
+        for (t, &(f, v)) in decided.iter().enumerate() {
+            let keep = c.e60[t] > 0.001;
+            c.nz_raw[0].push(if keep { f } else { 0.0 });
+            c.nz_raw[1].push(if keep { v } else { 0.0 });
+        }
+        pitch::voice_quality(x, &c.nz_raw[0], &mut self.vq);
+        for q in &self.vq {
+            c.nz_raw[2].push(q.jitter_local);
+            c.nz_raw[3].push(q.jitter_ddp);
+            c.nz_raw[4].push(q.shimmer);
+            c.nz_raw[5].push(q.log_hnr);
+        }
+        pitch::smooth_nz_group(&c.nz_raw, p, &mut c.nz_smoothed);
+        pitch::delta_nz_group(&c.nz_smoothed, n60, p, &mut c.nz_deltas);
     }
 
     /// Raw F20 LLDs and smoothed/delta contours of groups A and B for `x`
@@ -259,6 +319,13 @@ impl Compare16 {
                 functionals::ab_into(&v[prefix(v, len)], fs, &mut out);
             }
         }
+        // Nz group (P - 2 frames, zeros removed) and F0 group (P frames).
+        let p = c.p as isize;
+        for v in c.nz_smoothed.iter().chain(c.nz_deltas.iter()) {
+            functionals::nz_into(&v[prefix(v, p - 2)], fs, &mut out);
+        }
+        let f0 = &c.nz_smoothed[0];
+        functionals::f0_into(&f0[prefix(f0, p)], fs, &mut out);
         // LLD group (N60 frames) and Delta group (N60 - 2 frames).
         for v in &c.smoothed {
             functionals::lld_into(&v[prefix(v, n60)], fs, &mut out);
@@ -287,6 +354,6 @@ mod tests {
         for (a, b) in g.iter().zip(f.iter()) {
             assert_eq!(a, b);
         }
-        assert_eq!(f.len(), 5900);
+        assert_eq!(f.len(), 6373);
     }
 }

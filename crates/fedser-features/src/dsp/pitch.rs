@@ -1,0 +1,769 @@
+//! Voice group (Nz): F0 by subharmonic summation + Viterbi smoothing,
+//! voicing probability, jitter, shimmer and log HNR (spec sections 3.8, 3.9),
+//! and the Nz smoothing / delta rules (sections 4.1-4.3).
+
+// Index loops mirror the spec's formulas point by point.
+#![allow(clippy::needless_range_loop)]
+
+use super::framing::{HOP, LEN60, NBINS60};
+
+/// Number of SHS candidates per frame.
+pub const NCAND: usize = 6;
+const NSTATES: usize = NCAND + 1;
+const VOICING_CUTOFF: f64 = 0.7;
+
+/// SHS output of one F60 frame (after range filtering and best-first swap).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Candidates {
+    /// Number of valid candidates.
+    pub n: usize,
+    /// Candidate frequencies in Hz (0 for empty slots).
+    pub f: [f32; NCAND],
+    /// Candidate voicing probabilities.
+    pub v: [f32; NCAND],
+    /// Candidate SHS scores.
+    pub score: [f32; NCAND],
+}
+
+/// Precomputed tables and scratch for the octave spectrum and SHS.
+pub struct Shs {
+    u: Vec<f64>,
+    v: Vec<f64>,
+    aud: Vec<f64>,
+    khi: Vec<usize>,
+    shifts: Vec<usize>,
+    factors: Vec<f32>,
+    u0f: f32,
+    duf: f32,
+    m: Vec<f64>,
+    m2: Vec<f64>,
+    y2: Vec<f64>,
+    uu: Vec<f64>,
+    h: Vec<f32>,
+    ss: Vec<f32>,
+    maxima: Vec<usize>,
+}
+
+impl Default for Shs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Vertex of the parabola through three points (double); `None` if degenerate.
+fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, f64)> {
+    let den = (x0 - x1) * (x0 - x2) * (x1 - x2);
+    if den == 0.0 {
+        return None;
+    }
+    let a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den;
+    let b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den;
+    let c = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / den;
+    if a == 0.0 {
+        return None;
+    }
+    let xv = -b / (2.0 * a);
+    Some((xv, c - b * b / (4.0 * a)))
+}
+
+impl Shs {
+    /// Precompute the octave grid, spline knots and SHS shifts.
+    pub fn new() -> Self {
+        let n = NBINS60;
+        let df = 1.0 / (0.064f32 as f64);
+        let mut u = vec![0f64; n];
+        for k in 1..n {
+            u[k] = (k as f64 * df).log2();
+        }
+        u[0] = 2.0 * u[1] - u[2];
+        let fmax = (n - 1) as f64 * df;
+        let lo = 25f64.log2();
+        let hi = fmax.log2();
+        let v: Vec<f64> = (0..n).map(|i| lo + i as f64 * (hi - lo) / (n - 1) as f64).collect();
+        let khi = v
+            .iter()
+            .map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1))
+            .collect();
+        let n_oct = (fmax / 25.0).log2();
+        let ppo = n as f64 / n_oct;
+        let s = ppo * (65.0f64 / 50.0).log2() - 1.0;
+        let aud = (0..n)
+            .map(|i| 0.5 + (3.0 * (i as f64 + 1.0 - s) / ppo).atan() / std::f64::consts::PI)
+            .collect();
+        let ppof = ppo as f32;
+        let mut shifts = Vec::new();
+        let mut factors = Vec::new();
+        let mut f = 1f32;
+        for h in 2..=15u32 {
+            f *= 0.85;
+            shifts.push((ppof as f64 * (h as f64).log2()).floor() as usize);
+            factors.push(f);
+        }
+        let u0f = lo as f32;
+        let duf = ((hi as f32 as f64 - u0f as f64) / (n - 1) as f64) as f32;
+        Self {
+            u,
+            v,
+            aud,
+            khi,
+            shifts,
+            factors,
+            u0f,
+            duf,
+            m: vec![0.0; n],
+            m2: vec![0.0; n],
+            y2: vec![0.0; n],
+            uu: vec![0.0; n],
+            h: vec![0.0; n],
+            ss: vec![0.0; n],
+            maxima: Vec::with_capacity(n),
+        }
+    }
+
+    /// Octave-scale spectrum (3.8.1) of the F60 magnitudes into `self.h`.
+    fn octave(&mut self, mag: &[f32]) {
+        let n = NBINS60;
+        for (d, &s) in self.m.iter_mut().zip(mag.iter()) {
+            *d = s as f64;
+        }
+        let m = &mut self.m;
+        // Peak enhancement.
+        self.maxima.clear();
+        if m[0] > m[1] {
+            self.maxima.push(0);
+        }
+        for i in 1..n - 1 {
+            if m[i] > m[i - 1] && m[i] >= m[i + 1] {
+                self.maxima.push(i);
+            }
+        }
+        if m[n - 1] > m[n - 2] {
+            self.maxima.push(n - 1);
+        }
+        if self.maxima.len() >= 2 {
+            for w in self.maxima.windows(2) {
+                let (a, b) = (w[0] + 3, w[1]);
+                if b >= 3 {
+                    for j in a..=(b - 3) {
+                        m[j] = 0.0;
+                    }
+                }
+            }
+        } else if self.maxima.len() == 1 {
+            for v in m[3..].iter_mut() {
+                *v = 0.0;
+            }
+        }
+        // Smoothing (uses original neighbours).
+        self.m2.copy_from_slice(m);
+        for i in 0..n - 1 {
+            let left = if i == 0 { 0.0 } else { self.m2[i - 1] };
+            m[i] = (left + 2.0 * self.m2[i] + self.m2[i + 1]) / 4.0;
+        }
+        // Natural cubic spline through (u, m).
+        let (x, y, y2, uu) = (&self.u, &*m, &mut self.y2, &mut self.uu);
+        y2[0] = 0.0;
+        uu[0] = 0.0;
+        for i in 1..n - 1 {
+            let sig = (x[i] - x[i - 1]) / (x[i + 1] - x[i - 1]);
+            let p = sig * y2[i - 1] + 2.0;
+            y2[i] = (sig - 1.0) / p;
+            let d = (y[i + 1] - y[i]) / (x[i + 1] - x[i]) - (y[i] - y[i - 1]) / (x[i] - x[i - 1]);
+            uu[i] = (6.0 * d / (x[i + 1] - x[i - 1]) - sig * uu[i - 1]) / p;
+        }
+        y2[n - 1] = 0.0;
+        for k in (0..n - 1).rev() {
+            y2[k] = y2[k] * y2[k + 1] + uu[k];
+        }
+        for i in 0..n {
+            let khi = self.khi[i];
+            let klo = khi - 1;
+            let h = x[khi] - x[klo];
+            let vi = self.v[i];
+            let a = (x[khi] - vi) / h;
+            let b = (vi - x[klo]) / h;
+            let val = a * y[klo]
+                + b * y[khi]
+                + ((a * a * a - a) * y2[klo] + (b * b * b - b) * y2[khi]) * (h * h) / 6.0;
+            self.h[i] = if val > 0.0 { (val * self.aud[i]) as f32 } else { 0.0 };
+        }
+    }
+
+    /// SHS pitch candidates (3.8.2) of one F60 magnitude spectrum.
+    pub fn candidates(&mut self, mag: &[f32]) -> Candidates {
+        self.octave(mag);
+        let n = NBINS60;
+        let ss = &mut self.ss;
+        ss.copy_from_slice(&self.h);
+        for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
+            for j in sh..n {
+                ss[j - sh] += self.h[j] * fac;
+            }
+        }
+        let mut sum = 0f64;
+        for v in ss.iter_mut() {
+            *v /= 15.0;
+            if *v < 0.0 {
+                *v = 0.0;
+            }
+            sum += *v as f64;
+        }
+        let mean = sum / n as f64;
+        // Greedy peak picking.
+        let mut idx = [0usize; NCAND];
+        let mut sc = [0f32; NCAND];
+        let mut cnt = 0usize;
+        for i in 1..n - 1 {
+            if ss[i - 1] < ss[i] && ss[i] > ss[i + 1] {
+                if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
+                    for j in (pos + 1..NCAND).rev() {
+                        idx[j] = idx[j - 1];
+                        sc[j] = sc[j - 1];
+                    }
+                    idx[pos] = i;
+                    sc[pos] = ss[i];
+                    cnt = (cnt + 1).min(NCAND);
+                }
+            }
+        }
+        let mut c = Candidates { n: cnt, ..Default::default() };
+        for k in 0..cnt {
+            let i = idx[k];
+            let fi = i as f32;
+            let x0 = self.u0f + (fi - 1.0) * self.duf;
+            let x1 = self.u0f + fi * self.duf;
+            let x2 = self.u0f + (fi + 1.0) * self.duf;
+            let (y0, y1, y2) = (ss[i - 1] as f64, ss[i] as f64, ss[i + 1] as f64);
+            let (xv, yv) = parabola_vertex(x0 as f64, y0, x1 as f64, y1, x2 as f64, y2).unwrap_or({
+                if y0 >= y1 && y0 >= y2 {
+                    (x0 as f64, y0)
+                } else if y1 >= y2 {
+                    (x1 as f64, y1)
+                } else {
+                    (x2 as f64, y2)
+                }
+            });
+            c.f[k] = 2f64.powf(xv) as f32;
+            c.score[k] = yv as f32;
+            c.v[k] = if yv > 0.0 && yv > mean { (1.0 - mean / yv) as f32 } else { 0.0 };
+        }
+        // Range filter.
+        let mut i = 0;
+        while i < NCAND {
+            let f = c.f[i];
+            if !(52.0..=620.0).contains(&f) {
+                for j in i..NCAND - 1 {
+                    c.f[j] = c.f[j + 1];
+                    c.v[j] = c.v[j + 1];
+                    c.score[j] = c.score[j + 1];
+                }
+                c.f[NCAND - 1] = 0.0;
+                c.v[NCAND - 1] = 0.0;
+                c.score[NCAND - 1] = 0.0;
+                if f > 0.0 {
+                    c.n = c.n.saturating_sub(1);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        // Best score into slot 0.
+        let mut best = 0;
+        for j in 1..NCAND {
+            if c.score[j] > c.score[best] {
+                best = j;
+            }
+        }
+        c.f.swap(0, best);
+        c.v.swap(0, best);
+        c.score.swap(0, best);
+        c
+    }
+}
+
+fn range_cost(f: f64) -> f64 {
+    if f <= 0.0 {
+        2.0
+    } else if f < 100.0 {
+        1.0 - f / 100.0
+    } else if f < 350.0 {
+        0.0
+    } else if f < 600.0 {
+        (f - 350.0) / 250.0
+    } else {
+        1.2
+    }
+}
+
+/// Viterbi smoothing of the SHS candidates (3.8.3). Returns the decided
+/// (F0, voicing) per frame and P, the number of frames decided online
+/// before the end-of-input flush.
+pub fn viterbi(cands: &[Candidates]) -> (Vec<(f32, f32)>, usize) {
+    let n = cands.len();
+    let mut out = vec![(0f32, 0f32); n];
+    if n == 0 {
+        return (out, 0);
+    }
+    let local = |c: &Candidates, s: usize| -> f64 {
+        if s < NCAND {
+            let pv = (c.v[s] as f64).clamp(0.01, 1.0);
+            (-pv.ln() + if pv < VOICING_CUTOFF { 4.0 } else { 0.0 }) * 2.0 + range_cost(c.f[s] as f64)
+        } else if c.v.iter().any(|&v| v as f64 >= VOICING_CUTOFF) {
+            8.0
+        } else {
+            0.0
+        }
+    };
+    let mut last_change = 1.0f64;
+    let mut cost = [0f64; NSTATES];
+    let mut bp: Vec<[u8; NSTATES]> = Vec::with_capacity(n);
+    let mut dec: Vec<usize> = vec![NCAND; n];
+    let mut conv = 0usize;
+    let mut anc = [[0usize; NSTATES]; 32];
+    let decide = |t: usize, s: usize, out: &mut Vec<(f32, f32)>| {
+        let c = &cands[t];
+        out[t] = if s < NCAND { (c.f[s], c.v[s]) } else { (0.0, c.v[0]) };
+    };
+    // State of the best path at frame m (tracing back from the last frame).
+    let trace = |bp: &Vec<[u8; NSTATES]>, end: usize, s: usize, m: usize| -> usize {
+        let mut st = s;
+        let mut t = end;
+        while t > m {
+            st = bp[t][st] as usize;
+            t -= 1;
+        }
+        st
+    };
+    for t in 0..n {
+        let c = &cands[t];
+        if t == 0 {
+            for s in 0..NSTATES {
+                cost[s] = local(c, s);
+            }
+            bp.push([0; NSTATES]);
+        } else {
+            let p = &cands[t - 1];
+            let mut nc = [0f64; NSTATES];
+            let mut b = [0u8; NSTATES];
+            for i in 0..NSTATES {
+                let mut best = f64::INFINITY;
+                let mut bj = 0;
+                for j in 0..NSTATES {
+                    let tr = if i < NCAND && j < NCAND {
+                        if c.f[i] == 0.0 || p.f[j] == 0.0 {
+                            999.0
+                        } else {
+                            let r = ((c.f[i] / p.f[j]) as f64).ln();
+                            let v = 10.0 * r.abs() + 10.0 * (r - last_change).abs();
+                            last_change = r;
+                            v
+                        }
+                    } else if i < NCAND || j < NCAND {
+                        last_change = 0.0;
+                        10.0
+                    } else {
+                        1.0
+                    };
+                    let v = cost[j] + tr;
+                    if v < best {
+                        best = v;
+                        bj = j;
+                    }
+                }
+                nc[i] = best + local(c, i);
+                b[i] = bj as u8;
+            }
+            cost = nc;
+            bp.push(b);
+        }
+        // Online decision.
+        if (t + 1) - conv >= 30 {
+            let best = (0..NSTATES).fold(0, |b, s| if cost[s] < cost[b] { s } else { b });
+            let s = trace(&bp, t, best, conv);
+            dec[conv] = s;
+            decide(conv, s, &mut out);
+            conv += 1;
+        } else {
+            // Ancestors of all states for frames conv..=t.
+            let span = t + 1 - conv;
+            if span <= anc.len() {
+                let mut cur = [0usize; NSTATES];
+                for (s, v) in cur.iter_mut().enumerate() {
+                    *v = s;
+                }
+                let mut tt = t;
+                loop {
+                    anc[tt - conv] = cur;
+                    if tt == conv {
+                        break;
+                    }
+                    for v in cur.iter_mut() {
+                        *v = bp[tt][*v] as usize;
+                    }
+                    tt -= 1;
+                }
+                let base = conv;
+                for m in base..=t {
+                    let a = anc[m - base];
+                    if a.iter().all(|&s| s == a[0]) {
+                        dec[m] = a[0];
+                        decide(m, a[0], &mut out);
+                        conv += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let p = conv;
+    let best = (0..NSTATES).fold(0, |b, s| if cost[s] < cost[b] { s } else { b });
+    for m in conv..n {
+        let s = trace(&bp, n - 1, best, m);
+        dec[m] = s;
+        decide(m, s, &mut out);
+    }
+    (out, p)
+}
+
+/// Per-frame jitter, shimmer and HNR outputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VoiceQuality {
+    /// jitterLocal
+    pub jitter_local: f32,
+    /// jitterDDP
+    pub jitter_ddp: f32,
+    /// shimmerLocal
+    pub shimmer: f32,
+    /// logHNR (dB, floored at -100)
+    pub log_hnr: f32,
+}
+
+fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len() as f64;
+    let ma = a.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let mb = b.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        let (x, y) = (x as f64 - ma, y as f64 - mb);
+        sab += x * y;
+        saa += x * x;
+        sbb += y * y;
+    }
+    let d = saa.sqrt() * sbb.sqrt();
+    if d > 0.0 {
+        sab / d
+    } else {
+        0.0
+    }
+}
+
+fn peak_to_peak(b: &[f32], s: usize, p: usize) -> f32 {
+    let mut mx = f32::NEG_INFINITY;
+    let mut mn = f32::INFINITY;
+    for i in 1..p.saturating_sub(1) {
+        if let Some(&v) = b.get(s + i) {
+            mx = mx.max(v);
+            mn = mn.min(v);
+        }
+    }
+    if mx >= mn {
+        mx - mn
+    } else {
+        0.0
+    }
+}
+
+/// Jitter, shimmer and log HNR (3.9) from the waveform and the gated F0 contour.
+pub fn voice_quality(x: &[f32], f0: &[f32], out: &mut Vec<VoiceQuality>) {
+    out.clear();
+    const TS: f64 = 1.0 / 16000.0;
+    let (mut pos, mut mis) = (0usize, 0usize);
+    let (mut last_t0, mut last_diff) = (0f32, 0f32);
+    let (mut last_jl, mut last_jd, mut last_sh) = (0f32, 0f32, 0f32);
+    let mut cc: Vec<f64> = Vec::new();
+    let mut q: Vec<usize> = Vec::new();
+    let mut avg: Vec<f32> = Vec::new();
+    for (t, &f) in f0.iter().enumerate() {
+        let st = t * HOP;
+        let need0 = HOP + mis;
+        let mut need = need0;
+        let (mut t0, mut lo, mut hi) = (0usize, 0usize, 0usize);
+        if f > 0.0 {
+            let tf = (1.0 / f as f64) / TS;
+            t0 = tf.round() as usize;
+            lo = (0.75 * tf).floor() as usize;
+            hi = (1.25 * tf).ceil() as usize;
+            need = need.max(2 * hi + 2);
+        }
+        need = need.min(mis + LEN60);
+        if st < mis || st - mis != pos {
+            pos = st;
+            need = need.min(LEN60);
+        }
+        let end = (pos + need).min(x.len());
+        let b = &x[pos.min(end)..end];
+        let nb = b.len();
+        let mut vq = VoiceQuality { log_hnr: -100.0, ..Default::default() };
+        let last_period;
+        if f > 0.0 && t0 > 0 && hi > lo + 2 {
+            let mut start = 0usize;
+            let mut lp = 0usize;
+            let mut p = 0usize;
+            q.clear();
+            avg.clear();
+            avg.resize(t0, 0.0);
+            let (mut np, mut npl, mut npd) = (0usize, 0usize, 0usize);
+            let (mut sum_p, mut jl, mut jd, mut amp, mut amp_diff) = (0f32, 0f32, 0f32, 0f32, 0f32);
+            while (start as isize) < nb as isize - 2 * hi as isize - 1 {
+                cc.clear();
+                for l in lo..hi {
+                    cc.push(pearson(&b[start..start + l], &b[start + l..start + 2 * l]));
+                }
+                let mut idx: Option<usize> = None;
+                for i in 1..=(hi - lo - 2) {
+                    if cc[i - 1] < cc[i] && cc[i] > cc[i + 1] && idx.is_none_or(|k| cc[i] > cc[k]) {
+                        idx = Some(i);
+                    }
+                }
+                match idx {
+                    None => {
+                        p = t0;
+                        start += t0;
+                    }
+                    Some(ix) => {
+                        p = lo + ix;
+                        let s0 = start;
+                        start += p;
+                        let a0 = peak_to_peak(b, s0, p);
+                        let a1 = peak_to_peak(b, start, p);
+                        let ad = (a0 - a1).abs();
+                        q.push(s0);
+                        for i in 0..t0 {
+                            if let Some(&v) = b.get(s0 + i) {
+                                avg[i] += v;
+                            }
+                        }
+                        let (xv, cci) = parabola_vertex(
+                            ix as f64 - 1.0,
+                            cc[ix - 1],
+                            ix as f64,
+                            cc[ix],
+                            ix as f64 + 1.0,
+                            cc[ix + 1],
+                        )
+                        .unwrap_or((ix as f64, cc[ix]));
+                        let period = ((lo as f64 + xv).abs() * TS) as f32;
+                        if cci > 0.5 {
+                            sum_p += period;
+                            np += 1;
+                            if last_t0 > 0.0 {
+                                let d = (last_t0 - period).abs();
+                                jl += d;
+                                npl += 1;
+                                if last_diff > 0.0 {
+                                    jd += (last_diff - d).abs();
+                                    npd += 1;
+                                }
+                                last_diff = d;
+                            }
+                            last_t0 = period;
+                            amp += (a0 + a1) / 2.0;
+                            amp_diff += ad;
+                        }
+                    }
+                }
+                if start + 1 < need0 {
+                    lp = start;
+                }
+            }
+            q.push(start);
+            let k = q.len();
+            let mut eh = 0f32;
+            let mut i = 0usize;
+            while i < t0 && start + i < nb {
+                avg[i] = (avg[i] + b[start + i]) / k as f32;
+                if i > 2 && i + 2 < t0 {
+                    eh += avg[i] * avg[i];
+                }
+                i += 1;
+            }
+            if t0 > 4 {
+                eh /= (t0 - 4) as f32;
+            }
+            let eh = eh.sqrt();
+            if p > 0 {
+                q.push(start + p);
+            }
+            let mut en = 0f32;
+            let mut cnt = 0usize;
+            for kk in 0..k {
+                let Some(&qn) = q.get(kk + 1) else { break };
+                let qk = q[kk];
+                let hi_j = qn.min(qk + t0) as isize - 3;
+                let mut j = qk as isize + 2;
+                while j <= hi_j {
+                    let ju = j as usize;
+                    if let (Some(&bv), Some(&av)) = (b.get(ju), avg.get(ju - qk)) {
+                        let d = bv - av;
+                        en += d * d;
+                        cnt += 1;
+                    }
+                    j += 1;
+                }
+            }
+            if cnt > 0 {
+                en /= cnt as f32;
+            }
+            let en = en.sqrt();
+            let mut lh = 0f32;
+            if en > 0.0 {
+                let hnr = eh / en;
+                lh = if hnr > 0.0 { (20.0 * (hnr as f64).log10()) as f32 } else { -100.0 };
+            }
+            vq.log_hnr = lh.max(-100.0);
+            mis = need0 - lp;
+            last_period = lp;
+            // Outputs.
+            if np > 0 && npl > 0 {
+                last_jl = ((jl / npl as f32) / (sum_p / np as f32)).min(1.0);
+                vq.jitter_local = last_jl;
+            } else if np == 0 {
+                vq.jitter_local = last_jl.min(1.0);
+            }
+            if np > 0 && npd > 0 {
+                last_jd = ((jd / npd as f32) / (sum_p / np as f32)).min(1.0);
+                vq.jitter_ddp = last_jd;
+            } else if np == 0 {
+                vq.jitter_ddp = last_jd.min(1.0);
+            }
+            if np > 0 {
+                last_sh = if amp != 0.0 { amp_diff / amp } else { 0.0 };
+                vq.shimmer = last_sh.min(1.0);
+            } else {
+                vq.shimmer = last_sh.min(1.0);
+            }
+        } else {
+            last_period = need0;
+            mis = 0;
+            last_t0 = 0.0;
+            last_diff = 0.0;
+            last_jl = 0.0;
+            last_jd = 0.0;
+            last_sh = 0.0;
+        }
+        pos += last_period;
+        for v in [&mut vq.jitter_local, &mut vq.jitter_ddp, &mut vq.shimmer, &mut vq.log_hnr] {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        out.push(vq);
+    }
+}
+
+/// Nz ("noZero") 3-frame smoothing of one contour with the end-of-input
+/// rule of 4.3: values at index >= `cut` are replaced by `x[cut-1]`.
+pub fn smooth_nz(x: &[f32], cut: Option<usize>, out: &mut Vec<f32>) {
+    out.clear();
+    let n = x.len();
+    if n == 0 {
+        return;
+    }
+    for t in 0..=n {
+        out.push(smooth_nz_at(x, t, cut.unwrap_or(n)));
+    }
+}
+
+fn smooth_nz_at(x: &[f32], t: usize, cut: usize) -> f32 {
+    let n = x.len().min(cut.max(1));
+    let at = |i: isize| -> f32 {
+        if i < 0 {
+            x[0]
+        } else if i as usize >= n {
+            x[n - 1]
+        } else {
+            x[i as usize]
+        }
+    };
+    let t = t as isize;
+    let c = at(t);
+    if c == 0.0 {
+        return 0.0;
+    }
+    let mut s = c;
+    let mut k = 1f32;
+    let l = at(t - 1);
+    if l != 0.0 {
+        s += l;
+        k += 1.0;
+    }
+    let r = at(t + 1);
+    if r != 0.0 {
+        s += r;
+        k += 1.0;
+    }
+    s / k
+}
+
+/// Smoothed Nz contours (N60 + 1 frames each) from the 6 raw Nz contours,
+/// applying the end-of-input rule at indices P-1 and P.
+pub fn smooth_nz_group(raw: &[Vec<f32>; 6], p: usize, out: &mut [Vec<f32>; 6]) {
+    for c in 0..6 {
+        smooth_nz(&raw[c], None, &mut out[c]);
+        if c >= 2 && p >= 1 {
+            for t in [p - 1, p] {
+                if t < out[c].len() {
+                    out[c][t] = smooth_nz_at(&raw[c], t, p);
+                }
+            }
+        }
+    }
+}
+
+/// Nz deltas (4.2, 4.3) with the file-global growing normaliser and the
+/// end-of-input truncation rules. `y` are the 6 smoothed contours (N60 + 1).
+pub fn delta_nz_group(y: &[Vec<f32>; 6], n60: usize, p: usize, out: &mut [Vec<f32>; 6]) {
+    for o in out.iter_mut() {
+        o.clear();
+    }
+    let len = y[0].len();
+    if len == 0 {
+        return;
+    }
+    let s0 = (p + 1).max(n60.saturating_sub(1));
+    let d0 = (p + 3).max(s0.saturating_sub(2));
+    let mut norm = 10f32;
+    for t in 0..len + 2 {
+        let ct = if t <= p + 2 {
+            p + 1
+        } else if t < d0 {
+            n60 + 1
+        } else {
+            (s0 + (t + 1 - d0)).min(n60 + 1)
+        };
+        let ct = ct.clamp(1, len);
+        for c in 0..6 {
+            let yc = &y[c];
+            let at = |i: isize| -> f32 {
+                if i < 0 {
+                    yc[0]
+                } else if i as usize >= ct {
+                    yc[ct - 1]
+                } else {
+                    yc[i as usize]
+                }
+            };
+            let mut num = 0f32;
+            for i in 1..=2isize {
+                let a = at(t as isize + i);
+                let b = at(t as isize - i);
+                if a != 0.0 && b != 0.0 && !a.is_nan() && !b.is_nan() {
+                    num += i as f32 * (a - b);
+                    norm += (i * i) as f32;
+                }
+            }
+            out[c].push(num / norm);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The pipeline file: one TOML table per stage, validated once.
+
+use std::path::{Path, PathBuf};
+
+use fedser_features::FeatureParams;
+use fedser_ingest::IngestParams;
+use fedser_partition::PartitionParams;
+use fedser_synth::SynthParams;
+use fedser_train::TrainParams;
+use serde::{Deserialize, Serialize};
+
+use crate::PipelineError;
+
+/// `[report]` params.
+///
+/// | Name | Default | Purpose |
+/// | :-- | :-- | :-- |
+/// | `title` | `"fedser report"` | heading of report.md |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportParams {
+    /// Report title.
+    pub title: String,
+}
+
+impl Default for ReportParams {
+    fn default() -> Self {
+        Self { title: "fedser report".into() }
+    }
+}
+
+/// A whole pipeline file (`pipelines/*.toml`). Missing tables and keys take
+/// their defaults; unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pipeline {
+    /// The built-in synthetic corpus (used when no corpus is given).
+    pub synth: SynthParams,
+    /// Ingest.
+    pub ingest: IngestParams,
+    /// Features.
+    pub features: FeatureParams,
+    /// Partition.
+    pub partition: PartitionParams,
+    /// Train.
+    pub train: TrainParams,
+    /// Report.
+    pub report: ReportParams,
+}
+
+impl Pipeline {
+    /// Parses and validates a pipeline file. `overrides` are `key=value`
+    /// pairs (`train.centralized.logistic.alpha=0.5`) applied before
+    /// validation; values are TOML (strings may be bare).
+    ///
+    /// # Errors
+    /// [`PipelineError::Config`] naming the file, the key and the problem.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PipelineError::Config { file: path.to_path_buf(), message: format!("cannot read: {e}") })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// Like [`Pipeline::load`] from a string (`path` only names it in errors).
+    ///
+    /// # Errors
+    /// [`PipelineError::Config`].
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, PipelineError> {
+        let err = |message: String| PipelineError::Config { file: path.to_path_buf(), message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| err(one_line(&e.to_string())))?;
+        for o in overrides {
+            apply_override(&mut table, o).map_err(err)?;
+        }
+        let p: Pipeline = Pipeline::deserialize(toml::Value::Table(table)).map_err(|e| err(one_line(&e.to_string())))?;
+        p.validate().map_err(|e| err(e.to_string()))?;
+        Ok(p)
+    }
+
+    /// Validates every stage's params.
+    ///
+    /// # Errors
+    /// The first [`fedser_core::ParamError`].
+    pub fn validate(&self) -> Result<(), fedser_core::ParamError> {
+        self.synth.validate().map_err(|e| {
+            let msg = e.to_string();
+            let key = msg.split([' ', '=']).next().unwrap_or("synth").to_owned();
+            fedser_core::ParamError::new(key, msg)
+        })?;
+        self.ingest.validate()?;
+        self.features.validate()?;
+        self.partition.validate()?;
+        self.train.validate()?;
+        Ok(())
+    }
+
+    /// The resolved TOML (defaults included), as `fedser show-params` prints it.
+    ///
+    /// # Errors
+    /// Serialisation errors (not expected).
+    pub fn to_toml(&self) -> Result<String, PipelineError> {
+        toml::to_string(self).map_err(|e| PipelineError::Config { file: PathBuf::from("<resolved>"), message: e.to_string() })
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect::<Vec<_>>().join(": ")
+}
+
+fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), String> {
+    let (key, value) = o.split_once('=').ok_or_else(|| format!("--set `{o}`: expected KEY=VALUE"))?;
+    let key = key.trim();
+    let value = value.trim();
+    let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = table;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur.entry((*p).to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| format!("--set `{key}`: `{p}` is not a table"))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_owned(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_unknown_keys_and_ranges() {
+        let p = Pipeline::parse("", Path::new("p.toml"), &[]).unwrap();
+        assert_eq!(p, Pipeline::default());
+        let e = Pipeline::parse("[train]\nbogus = 1\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("bogus"), "{e}");
+        let e = Pipeline::parse("[partition]\ntest_fraction = 2.0\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("partition.test_fraction") && e.contains("(0, 1)"), "{e}");
+        let e = Pipeline::parse("[partition]\ntest_fraction = \"x\"\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("test_fraction"), "{e}");
+        let e = Pipeline::parse("[synth]\nactors = 0\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("synth.actors"), "{e}");
+        let e = Pipeline::parse("[partition]\nprotocols = [\"nope\"]\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("nope") && e.contains("loso"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_before_validation() {
+        let p = Pipeline::parse("", Path::new("p.toml"), &["train.centralized.logistic.alpha=0.5".into()]).unwrap();
+        assert_eq!(p.train.centralized.logistic.alpha, 0.5);
+        let p = Pipeline::parse("", Path::new("p.toml"), &["partition.protocols=[\"loso\"]".into()]).unwrap();
+        assert_eq!(p.partition.protocols, vec![fedser_core::Protocol::Loso]);
+        assert!(Pipeline::parse("", Path::new("p.toml"), &["synth.actors=1".into()]).is_err());
+    }
+}
