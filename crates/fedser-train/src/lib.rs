@@ -16,6 +16,7 @@
 
 mod data;
 mod model;
+pub mod softmax;
 
 use std::path::Path;
 use std::time::Instant;
@@ -135,6 +136,10 @@ pub fn run(
     let fm = load_features(features)?;
     let folds = load_partition(partition, &fm)?;
     let spec = &params.centralized;
+    let t_prep = Instant::now();
+    let trainer = model::Trainer::new(spec, &fm);
+    let prep_seconds = t_prep.elapsed().as_secs_f64();
+    tracing::info!("train: prepared {} x {} matrix in {prep_seconds:.2} s", fm.x.nrows(), fm.x.ncols());
     let mut metas = Vec::new();
     let mut preds: Vec<Pred> = Vec::new();
     let mut protocols: Vec<Protocol> = folds.iter().map(|f| f.protocol).collect();
@@ -147,7 +152,7 @@ pub fn run(
             .par_iter()
             .map(|f| {
                 let t = Instant::now();
-                let p = model::fit_predict(spec, &fm, &f.train, &f.test).map_err(|message| TrainError::Fit {
+                let p = trainer.fit_predict(&f.train, &f.test).map_err(|message| TrainError::Fit {
                     experiment: id.clone(),
                     fold: f.fold,
                     message,

@@ -3,6 +3,7 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::softmax::{self, SoftmaxConfig};
 use crate::FeatureMatrix;
 use fedser_core::{check, ParamError};
 
@@ -10,9 +11,14 @@ use fedser_core::{check, ParamError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// Multinomial logistic regression (linfa-logistic, L-BFGS).
+    /// fedser's multinomial logistic regression (f32 data, L-BFGS,
+    /// scikit-learn's objective, standardisation folded into the weights,
+    /// warm starts): the fast default.
     #[default]
     Logistic,
+    /// linfa-logistic's `MultiLogisticRegression` (f64, argmin L-BFGS): the
+    /// reference implementation.
+    LinfaLogistic,
 }
 
 impl ModelKind {
@@ -21,6 +27,7 @@ impl ModelKind {
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Logistic => "logistic",
+            ModelKind::LinfaLogistic => "linfa_logistic",
         }
     }
 }
@@ -29,9 +36,9 @@ impl ModelKind {
 ///
 /// | Name | Default | Purpose | Range |
 /// | :-- | :-- | :-- | :-- |
-/// | `alpha` | `1.0` | L2 weight on the summed log-loss (scikit-learn's `1/C`) | `[0, 1e6]` |
-/// | `max_iterations` | `200` | L-BFGS iterations | `1..=100000` |
-/// | `gradient_tolerance` | `1e-4` | stop when the gradient norm is below | `(0, 1)` |
+/// | `alpha` | `1.0` | L2 weight (scikit-learn's `1/C`) | `[0, 1e6]` |
+/// | `max_iterations` | `100` | L-BFGS iterations (scikit-learn's `max_iter`) | `1..=100000` |
+/// | `gradient_tolerance` | `1e-4` | stop when the max-abs gradient of the mean loss is below (scikit-learn's `tol`) | `(0, 1)` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogisticParams {
@@ -45,7 +52,7 @@ pub struct LogisticParams {
 
 impl Default for LogisticParams {
     fn default() -> Self {
-        Self { alpha: 1.0, max_iterations: 200, gradient_tolerance: 1e-4 }
+        Self { alpha: 1.0, max_iterations: 100, gradient_tolerance: 1e-4 }
     }
 }
 
@@ -97,14 +104,18 @@ impl CentralizedParams {
     /// `{name, params}` for results.json.
     #[must_use]
     pub fn describe(&self) -> serde_json::Value {
-        match self.model {
-            ModelKind::Logistic => serde_json::json!({
-                "name": "logistic",
-                "library": "linfa-logistic",
-                "params": { "alpha": self.logistic.alpha, "max_iterations": self.logistic.max_iterations,
-                            "gradient_tolerance": self.logistic.gradient_tolerance, "standardize": self.standardize },
-            }),
-        }
+        let l = &self.logistic;
+        let library = match self.model {
+            ModelKind::Logistic => "fedser-train",
+            ModelKind::LinfaLogistic => "linfa-logistic",
+        };
+        serde_json::json!({
+            "name": self.model.name(),
+            "library": library,
+            "params": { "alpha": l.alpha, "max_iterations": l.max_iterations,
+                        "gradient_tolerance": l.gradient_tolerance,
+                        "standardize": self.standardize },
+        })
     }
 }
 
@@ -132,6 +143,87 @@ fn prepare(fm: &FeatureMatrix, train: &[usize], test: &[usize], standardize: boo
     (xtr, xte)
 }
 
+/// Shared state of one training run: the matrix standardised once with
+/// global statistics (each fold then folds its own training-row statistics
+/// into the weights, see [`softmax`]).
+///
+/// Folds start cold on purpose: a warm start from any model that saw the
+/// held-out actor leaks that actor into a fit stopped at scikit-learn's
+/// tolerance (measured: LOSO UAR 0.54 cold vs 0.96 warm-started from an
+/// all-clips fit on the default corpus).
+pub(crate) struct Trainer<'a> {
+    spec: &'a CentralizedParams,
+    fm: &'a FeatureMatrix,
+    xg: Array2<f32>,
+}
+
+impl<'a> Trainer<'a> {
+    pub(crate) fn new(spec: &'a CentralizedParams, fm: &'a FeatureMatrix) -> Self {
+        let xg = match spec.model {
+            ModelKind::LinfaLogistic => Array2::zeros((0, 0)),
+            ModelKind::Logistic => {
+                let all: Vec<usize> = (0..fm.x.nrows()).collect();
+                let (mean, scale) = col_stats(&fm.x, &all, spec.standardize);
+                Array2::from_shape_fn(fm.x.dim(), |(i, j)| (fm.x[[i, j]] - mean[j]) / scale[j])
+            }
+        };
+        Self { spec, fm, xg }
+    }
+
+    /// Fits on `train` rows and predicts `test` rows (label indices).
+    pub(crate) fn fit_predict(&self, train: &[usize], test: &[usize]) -> Result<Vec<usize>, String> {
+        match self.spec.model {
+            ModelKind::LinfaLogistic => fit_predict(self.spec, self.fm, train, test),
+            ModelKind::Logistic => {
+                if train.is_empty() {
+                    return Err("no training rows".into());
+                }
+                let (mean, scale) = col_stats(&self.xg, train, self.spec.standardize);
+                let m = softmax::fit(&self.xg, train, &self.fm.labels, self.fm.classes.len(), &mean, &scale, &self_cfg(self.spec), None);
+                tracing::debug!("fold fit: {} iterations, {} evaluations, gradient {:.2e}", m.iterations, m.evaluations, m.gradient);
+                Ok(m.predict_rows(&self.xg, test))
+            }
+        }
+    }
+}
+
+fn self_cfg(spec: &CentralizedParams) -> SoftmaxConfig {
+    SoftmaxConfig {
+        alpha: spec.logistic.alpha,
+        max_iterations: spec.logistic.max_iterations as usize,
+        tolerance: spec.logistic.gradient_tolerance,
+        memory: 10,
+    }
+}
+
+/// Column mean and standard deviation over `rows` (f64 accumulation);
+/// zero-variance columns get scale 1. Without standardisation: 0 and 1.
+fn col_stats(x: &Array2<f32>, rows: &[usize], standardize: bool) -> (Vec<f32>, Vec<f32>) {
+    let d = x.ncols();
+    if !standardize || rows.is_empty() {
+        return (vec![0.0; d], vec![1.0; d]);
+    }
+    let mut sum = vec![0f64; d];
+    let mut sum2 = vec![0f64; d];
+    for &r in rows {
+        for (j, &v) in x.row(r).iter().enumerate() {
+            let v = f64::from(v);
+            sum[j] += v;
+            sum2[j] += v * v;
+        }
+    }
+    let n = rows.len() as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let scale: Vec<f32> = (0..d)
+        .map(|j| {
+            let var = (sum2[j] / n - mean[j] * mean[j]).max(0.0);
+            let sd = var.sqrt();
+            if sd > 1e-6 * mean[j].abs().max(1.0) { sd as f32 } else { 1.0 }
+        })
+        .collect();
+    (mean.iter().map(|&m| m as f32).collect(), scale)
+}
+
 /// Fits on `train` rows and predicts `test` rows (label indices).
 ///
 /// # Errors
@@ -148,7 +240,7 @@ pub(crate) fn fit_predict(
     let (xtr, xte) = prepare(fm, train, test, spec.standardize);
     let ytr: Array1<usize> = train.iter().map(|&r| fm.labels[r]).collect();
     match spec.model {
-        ModelKind::Logistic => {
+        ModelKind::Logistic | ModelKind::LinfaLogistic => {
             let l = &spec.logistic;
             let ds = Dataset::new(xtr, ytr);
             let model = MultiLogisticRegression::default()
