@@ -1,0 +1,339 @@
+//! End-to-end tests: the real `fedser` binary on a tiny generated corpus.
+//!
+//! Each test works in its own temp folder with its own pipeline file and
+//! cache, so tests run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fedser");
+
+/// A tiny study: 3 synthetic actors x 2 sentences x 6 emotions = 36 clips.
+const TINY: &str = r#"
+[synth]
+seed = 3
+actors = 3
+sentences = ["DFA", "IEO"]
+
+[partition]
+seed = 1
+protocols = ["speaker_dependent_70_30", "loso"]
+
+[train.centralized.logistic]
+max_iterations = 50
+"#;
+
+struct Study {
+    dir: tempfile::TempDir,
+}
+
+impl Study {
+    fn new(pipeline: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.toml"), pipeline).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.dir.path())
+            .env_remove("CREMAD_DIR")
+            .env("FEDSER_LOG", "info")
+            .args(["--pipeline", "p.toml", "--cache", "cache"])
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "fedser {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn results(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path("cache/report/results.json")).unwrap()).unwrap()
+    }
+}
+
+/// Lines of `fedser run` output: stage -> "fresh" | "ran".
+fn stage_actions(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let stage = it.next()?;
+            let what = it.next()?;
+            ["synth", "ingest", "features", "partition", "train", "report"]
+                .contains(&stage)
+                .then(|| (stage.to_owned(), what.to_owned()))
+        })
+        .collect()
+}
+
+fn ran(stdout: &str) -> Vec<String> {
+    stage_actions(stdout).into_iter().filter(|(_, w)| w == "ran").map(|(s, _)| s).collect()
+}
+
+/// results.json without wall times, for comparing runs.
+fn numbers(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(exps) = v.get_mut("experiments").and_then(|e| e.as_array_mut()) {
+        for e in exps {
+            let o = e.as_object_mut().unwrap();
+            o.remove("seconds");
+            o.remove("fold_seconds");
+        }
+    }
+    v
+}
+
+#[test]
+fn full_run_then_noop_then_param_change() {
+    let s = Study::new(TINY);
+    let out = s.ok(&["run"]);
+    assert_eq!(ran(&out), ["synth", "ingest", "features", "partition", "train", "report"]);
+    for f in ["results.json", "report.md"] {
+        assert!(s.path("cache/report").join(f).is_file(), "{f} missing");
+    }
+    let r = s.results();
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["corpus"]["clips"], 36);
+    assert_eq!(r["corpus"]["actors"], 3);
+    assert_eq!(r["corpus"]["rejected"], 0);
+    assert_eq!(r["features"]["set"], "compare16");
+    assert_eq!(r["features"]["count"], 6373);
+    let exps = r["experiments"].as_array().unwrap();
+    let protocols: Vec<&str> = exps.iter().map(|e| e["protocol"].as_str().unwrap()).collect();
+    assert_eq!(protocols, ["speaker_dependent_70_30", "loso"]);
+    for e in exps {
+        assert_eq!(e["training"], "centralized");
+        assert_eq!(e["model"]["name"], "logistic");
+        let uar = e["uar"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&uar));
+        assert_eq!(e["labels"].as_array().unwrap().len(), 6);
+        let conf = e["confusion"].as_array().unwrap();
+        assert_eq!(conf.len(), 6);
+        let total: u64 = conf.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+        let n_per_actor: u64 = e["per_actor"].as_array().unwrap().iter().map(|a| a["n"].as_u64().unwrap()).sum();
+        assert_eq!(total, n_per_actor);
+        for k in ["accuracy", "macro_f1", "folds", "seconds", "id"] {
+            assert!(e.get(k).is_some(), "{k} missing");
+        }
+    }
+    assert_eq!(exps[1]["folds"], 3);
+    // LOSO tests every clip once
+    assert_eq!(exps[1]["per_actor"].as_array().unwrap().iter().map(|a| a["n"].as_u64().unwrap()).sum::<u64>(), 36);
+
+    // nothing changed: nothing runs, lock file untouched
+    let lock = std::fs::read(s.path("cache/fedser.lock")).unwrap();
+    let out = s.ok(&["run"]);
+    assert!(ran(&out).is_empty(), "{out}");
+    assert_eq!(stage_actions(&out).len(), 6);
+    assert_eq!(std::fs::read(s.path("cache/fedser.lock")).unwrap(), lock);
+    let status = s.ok(&["status"]);
+    assert!(status.lines().all(|l| l.contains("fresh")), "{status}");
+
+    // a train parameter: only train and report rerun; status says why
+    let status = s.ok(&["status", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert!(status.contains("train      stale: params changed: centralized.logistic.alpha"), "{status}");
+    assert!(status.contains("report     stale: upstream stage `train` must run first"), "{status}");
+    assert!(status.contains("features   fresh"), "{status}");
+    let o = s.cmd(&["status", "--check", "--set", "train.centralized.logistic.alpha=0.5"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = s.ok(&["run", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert_eq!(ran(&out), ["train", "report"]);
+
+    // a WAV rewritten with identical bytes (new mtime): nothing reruns
+    let wav = s.path("cache/corpus/synthetic/AudioWAV/1001_DFA_ANG_XX.wav");
+    let bytes = std::fs::read(&wav).unwrap();
+    std::fs::remove_file(&wav).unwrap();
+    std::fs::write(&wav, &bytes).unwrap();
+    let out = s.ok(&["run", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert!(ran(&out).is_empty(), "{out}");
+
+    // an edited output is detected and regenerated
+    std::fs::write(s.path("cache/report/report.md"), "edited").unwrap();
+    let status = s.ok(&["status", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert!(status.contains("report     stale: output `report` modified"), "{status}");
+
+    // --force reruns a stage and everything downstream
+    let out = s.ok(&["run", "--force", "partition", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert_eq!(ran(&out), ["partition", "train", "report"]);
+
+    // clean
+    s.ok(&["clean"]);
+    assert!(!s.path("cache/report/results.json").exists());
+    let status = s.ok(&["status"]);
+    assert!(status.contains("synth      stale: never ran"), "{status}");
+}
+
+#[test]
+fn external_corpus_new_clips_extract_only_new_features_and_threads_do_not_change_results() {
+    // Generate a corpus with fedser itself, then use it as an external corpus.
+    let gen = Study::new(TINY);
+    gen.ok(&["run", "--until", "synth"]);
+    let corpus = gen.path("cache/corpus/synthetic");
+    let s = Study::new(TINY);
+    let c = corpus.to_str().unwrap();
+    let out = s.ok(&["run", "--corpus", c, "-j", "1"]);
+    assert!(out.contains("synth") == false || !ran(&out).contains(&"synth".to_owned()), "{out}");
+    assert!(out.contains("extracted=36"), "{out}");
+    let r1 = numbers(s.results());
+    assert_eq!(r1["corpus"]["clips"], 36);
+
+    // same study with 2 threads in a fresh cache: identical numbers
+    let s2 = Study::new(TINY);
+    s2.ok(&["run", "--corpus", c, "-j", "2"]);
+    assert_eq!(numbers(s2.results()), r1);
+
+    // CREMAD_DIR works like --corpus
+    let o = s.cmd(&["status"]).env("CREMAD_DIR", c).output().unwrap();
+    let status = String::from_utf8_lossy(&o.stdout);
+    assert!(status.contains("synth      skipped: external corpus"), "{status}");
+    assert!(status.contains("report     fresh"), "{status}");
+
+    // add clips: copy the corpus and add a 4th actor from a bigger synthetic corpus
+    let big = Study::new(&TINY.replace("actors = 3", "actors = 4"));
+    big.ok(&["run", "--until", "synth"]);
+    let copy = s.path("corpus2");
+    copy_dir(&corpus, &copy);
+    for f in std::fs::read_dir(big.path("cache/corpus/synthetic/AudioWAV")).unwrap() {
+        let f = f.unwrap();
+        if f.file_name().to_string_lossy().starts_with("1004_") {
+            std::fs::copy(f.path(), copy.join("AudioWAV").join(f.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(big.path("cache/corpus/synthetic/VideoDemographics.csv"), copy.join("VideoDemographics.csv")).unwrap();
+    // the first three actors' clips are the same bytes in both corpora only if
+    // the synth keeps them; count what is really new
+    let new = std::fs::read_dir(copy.join("AudioWAV"))
+        .unwrap()
+        .filter(|f| {
+            let f = f.as_ref().unwrap();
+            let old = corpus.join("AudioWAV").join(f.file_name());
+            !old.exists() || std::fs::read(&old).unwrap() != std::fs::read(f.path()).unwrap()
+        })
+        .count();
+    let status = s.ok(&["status", "--corpus", copy.to_str().unwrap()]);
+    assert!(status.contains("ingest     stale: input `corpus` changed (36 -> 48 files)"), "{status}");
+    let out = s.ok(&["run", "--corpus", copy.to_str().unwrap()]);
+    assert!(out.contains(&format!("extracted={new}")), "expected {new} new clips extracted:\n{out}");
+    assert_eq!(s.results()["corpus"]["clips"], 48);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn killed_run_recovers_with_identical_results() {
+    let reference = Study::new(TINY);
+    reference.ok(&["run"]);
+    let expected = numbers(reference.results());
+    let s = Study::new(TINY);
+    // kill -9 at several points of the run, then finish it
+    for delay_ms in [300u64, 1200, 2500] {
+        let mut child = s.cmd(&["run", "-q"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    s.ok(&["run"]);
+    assert_eq!(numbers(s.results()), expected);
+    // and no temp debris survives a run
+    let mut stack = vec![s.path("cache")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            assert!(!e.file_name().to_string_lossy().contains(".tmp-"), "debris {:?}", e.path());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+}
+
+#[test]
+fn concurrent_runs_wait_or_fail_clearly() {
+    let s = Study::new(TINY);
+    std::fs::create_dir_all(s.path("cache/.fedser")).unwrap();
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(s.path("cache/.fedser/lock")).unwrap();
+    lock.lock().unwrap();
+    let o = s.run(&["run", "--no-wait", "--until", "synth"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("another fedser run holds the cache"), "{err}");
+    // a waiting run proceeds once the lock is released
+    let child = s.cmd(&["run", "--until", "synth"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    lock.unlock().unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("waiting"), "{err}");
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_exit_2() {
+    let s = Study::new("[train]\nbogus = 1\n");
+    let o = s.run(&["status"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("p.toml") && err.contains("bogus"), "{err}");
+
+    let s = Study::new("[partition]\ntest_fraction = 1.5\n");
+    let err = String::from_utf8_lossy(&s.run(&["run"]).stderr).into_owned();
+    assert!(err.contains("partition.test_fraction") && err.contains("(0, 1)"), "{err}");
+
+    let s = Study::new("[partition]\nprotocols = [\"loso\", \"holdout\"]\n");
+    let err = String::from_utf8_lossy(&s.run(&["run"]).stderr).into_owned();
+    assert!(err.contains("holdout") && err.contains("group_kfold"), "{err}");
+
+    let s = Study::new(TINY);
+    let o = s.run(&["run", "--corpus", "/nonexistent/corpus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/corpus") && err.contains("does not exist"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // empty corpus folder (with a sheet): clear error, no panic
+    let empty = s.path("empty");
+    std::fs::create_dir_all(empty.join("AudioWAV")).unwrap();
+    std::fs::write(empty.join("VideoDemographics.csv"), "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n").unwrap();
+    let o = s.run(&["run", "--corpus", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no usable clips"), "{err}");
+
+    // a cache path that cannot be written (it is a file)
+    std::fs::write(s.path("notadir"), "x").unwrap();
+    let o = Command::new(BIN).current_dir(s.dir.path()).args(["--pipeline", "p.toml", "--cache", "notadir/cache", "run"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("notadir/cache"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let o = s.run(&["run", "--until", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown stage `nonsense`"));
+}
