@@ -180,8 +180,21 @@ fn run_stages(g: &GlobalArgs, until: Option<StageName>, args: &StageArgs) -> Res
         let figures: Vec<String> = info.iter().map(|(k, v)| format!("{k}={v}")).collect();
         writeln!(out, "{:<10} {:<16} {}", stage.as_str(), what, figures.join("  "))?;
     }
-    writeln!(out, "total {:.2} s; report: {}", t0.elapsed().as_secs_f64(), g.cache.join("report").join("report.md").display())?;
+    writeln!(
+        out,
+        "total {:.2} s; peak memory {}; report: {}",
+        t0.elapsed().as_secs_f64(),
+        peak_memory().map_or_else(|| "unknown".to_owned(), |kb| format!("{:.0} MB", kb as f64 / 1024.0)),
+        g.cache.join("report").join("report.md").display()
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident set size of this process in KiB (Linux `VmHWM`).
+fn peak_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn status(g: &GlobalArgs, check: bool) -> Result<ExitCode> {

@@ -1,0 +1,44 @@
+# fedser: every target calls the `fedser` binary; the cache decides what runs.
+# CREMAD_DIR=/path/to/CREMA-D make evaluate   runs on the real corpus.
+
+CARGO    ?= cargo
+ifdef CREMAD_DIR
+PIPELINE ?= pipelines/cremad.toml
+else
+PIPELINE ?= pipelines/default.toml
+endif
+CACHE    ?= cache
+FEDSER   := target/release/fedser
+RUN      := $(FEDSER) --pipeline $(PIPELINE) --cache $(CACHE)
+
+.PHONY: all evaluate features status clean test bench parity release lint
+
+all: evaluate
+
+release:
+	$(CARGO) build --release -p fedser-cli
+
+evaluate: release
+	$(RUN) run
+
+features: release
+	$(RUN) run --until features
+
+status: release
+	$(RUN) status
+
+clean: release
+	$(RUN) clean
+
+test:
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+parity:
+	DEVSAMPLE_VERBOSE=1 $(CARGO) test --release -p fedser-features --test parity_devsample -- --nocapture
+
+bench: release
+	./benches/bench.sh

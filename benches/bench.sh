@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make bench`: stage timings, throughput and peak memory on a fixed synthetic
+# corpus, then centralized LOSO per-fold time against scikit-learn on the same
+# exported features in the same run (when a venv with scikit-learn can be made).
+#
+#   BENCH_PIPELINE  pipeline to run (default pipelines/full-synthetic.toml: 7,442 clips)
+#   BENCH_CACHE     cache folder (default cache/bench)
+#   SK_FOLDS        LOSO folds scikit-learn is timed on (default 4)
+#   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
+CACHE=${BENCH_CACHE:-cache/bench}
+SK_FOLDS=${SK_FOLDS:-4}
+F="target/release/fedser --pipeline $PIPE --cache $CACHE -q"
+
+echo "== fedser bench: $PIPE, $(nproc) cores, $(date -u +%FT%TZ)"
+$F clean >/dev/null
+printf '%-10s %10s %12s %14s %10s\n' stage seconds clips/s "audio x RT" "peak MB"
+for stage in synth ingest features partition train report; do
+  out=$($F run --until "$stage")
+  secs=$(echo "$out" | awk -v s="$stage" '$1==s && $2=="ran" {print $4}')
+  clips=$(echo "$out" | awk '$1=="ingest"' | grep -o 'clips=[0-9]*' | head -1 | cut -d= -f2)
+  [ -z "$clips" ] && clips=$(echo "$out" | awk '$1=="synth"' | grep -o 'clips=[0-9]*' | head -1 | cut -d= -f2)
+  hours=$(echo "$out" | awk '$1=="ingest" || $1=="synth"' | grep -o 'audio_hours=[0-9.]*' | head -1 | cut -d= -f2)
+  mem=$(echo "$out" | grep -o 'peak memory [0-9]* MB' | awk '{print $3}')
+  cps=$(awk -v c="${clips:-0}" -v s="${secs:-0}" 'BEGIN{ if (s>0) printf "%.0f", c/s; else print "-" }')
+  rt=$(awk -v h="${hours:-0}" -v s="${secs:-0}" 'BEGIN{ if (s>0) printf "%.0f", h*3600/s; else print "-" }')
+  printf '%-10s %10s %12s %14s %10s\n' "$stage" "${secs:--}" "$cps" "$rt" "${mem:--}"
+done
+
+t0=$(date +%s.%N); $F run >/dev/null; t1=$(date +%s.%N)
+echo "no-op rerun: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') s"
+
+echo "== features, single thread (-j 1), per-clip cache cleared"
+rm -rf "$CACHE/features"
+out=$($F -j 1 run --until features --force features)
+echo "$out" | awk '$1=="features"'
+echo "== centralized LOSO, single thread (-j 1)"
+$F -j 1 run --until train --force train >/dev/null
+python3 - "$CACHE/train/experiments.json" <<'PY'
+import json, sys
+for e in json.load(open(sys.argv[1])):
+    fs = e["fold_seconds"]
+    print(f"{e['id']}: {len(fs)} folds, {sum(fs)/len(fs):.3f} s per fold (single thread), total {e['seconds']:.1f} s")
+PY
+
+if [ "${BENCH_NO_PYTHON:-0}" = "1" ]; then exit 0; fi
+VENV=.venv-bench
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sklearn, pyarrow" 2>/dev/null; then
+  echo "== creating $VENV with scikit-learn and pyarrow from PyPI"
+  if ! { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q scikit-learn pyarrow numpy; }; then
+    echo "scikit-learn unavailable: fedser figures only"; exit 0
+  fi
+fi
+echo "== scikit-learn LogisticRegression on the same features, same LOSO folds (single thread)"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  "$VENV/bin/python" benches/sklearn_loso.py "$CACHE" "$SK_FOLDS"
