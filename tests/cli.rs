@@ -215,7 +215,8 @@ fn external_corpus_new_clips_extract_only_new_features_and_threads_do_not_change
             std::fs::copy(f.path(), copy.join("AudioWAV").join(f.file_name())).unwrap();
         }
     }
-    std::fs::copy(big.path("cache/corpus/synthetic/VideoDemographics.csv"), copy.join("VideoDemographics.csv")).unwrap();
+    std::fs::copy(big.path("cache/corpus/synthetic/VideoDemographics.csv"), copy.join("VideoDemographics.csv"))
+        .unwrap();
     // the first three actors' clips are the same bytes in both corpora only if
     // the synth keeps them; count what is really new
     let new = std::fs::read_dir(copy.join("AudioWAV"))
@@ -277,7 +278,12 @@ fn killed_run_recovers_with_identical_results() {
 fn concurrent_runs_wait_or_fail_clearly() {
     let s = Study::new(TINY);
     std::fs::create_dir_all(s.path("cache/.fedser")).unwrap();
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(s.path("cache/.fedser/lock")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(s.path("cache/.fedser/lock"))
+        .unwrap();
     lock.lock().unwrap();
     let o = s.run(&["run", "--no-wait", "--until", "synth"]);
     assert_eq!(o.status.code(), Some(2));
@@ -319,7 +325,8 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
     // empty corpus folder (with a sheet): clear error, no panic
     let empty = s.path("empty");
     std::fs::create_dir_all(empty.join("AudioWAV")).unwrap();
-    std::fs::write(empty.join("VideoDemographics.csv"), "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n").unwrap();
+    std::fs::write(empty.join("VideoDemographics.csv"), "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n")
+        .unwrap();
     let o = s.run(&["run", "--corpus", empty.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -327,7 +334,11 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
 
     // a cache path that cannot be written (it is a file)
     std::fs::write(s.path("notadir"), "x").unwrap();
-    let o = Command::new(BIN).current_dir(s.dir.path()).args(["--pipeline", "p.toml", "--cache", "notadir/cache", "run"]).output().unwrap();
+    let o = Command::new(BIN)
+        .current_dir(s.dir.path())
+        .args(["--pipeline", "p.toml", "--cache", "notadir/cache", "run"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("notadir/cache"), "{err}");

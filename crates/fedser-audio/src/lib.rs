@@ -78,7 +78,8 @@ impl Clip {
 /// # Errors
 /// An [`AudioError`] whose message is the rejection reason.
 pub fn read_clip(path: &Path) -> Result<Clip, AudioError> {
-    let file = std::fs::File::open(path).map_err(|source| AudioError::Unreadable { path: path.to_path_buf(), source })?;
+    let file =
+        std::fs::File::open(path).map_err(|source| AudioError::Unreadable { path: path.to_path_buf(), source })?;
     let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| match e {
         hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
             AudioError::Unreadable { path: path.to_path_buf(), source }
@@ -210,7 +211,12 @@ mod tests {
     fn reads_16bit_on_opensmile_scale_and_downmixes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.wav");
-        let spec = hound::WavSpec { channels: 2, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         write(&p, spec, 100);
         let c = read_clip(&p).unwrap();
         assert_eq!(c.samples.len(), 100);
@@ -222,7 +228,12 @@ mod tests {
     #[test]
     fn rejects_header_only_truncated_and_text() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let p = dir.path().join("h.wav");
         write(&p, spec, 0);
         assert!(matches!(read_clip(&p), Err(AudioError::Empty)));

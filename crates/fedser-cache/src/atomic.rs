@@ -30,10 +30,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 ///
 /// # Errors
 /// [`CacheError::Io`] naming the path.
-pub fn atomic_write_with(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<()> {
+pub fn atomic_write_with(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
     if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
             fs::create_dir_all(parent).map_err(|e| CacheError::io("cannot create folder", parent, e))?;

@@ -63,10 +63,7 @@ impl StateDb {
     /// (a damaged state file only costs rehashing).
     #[must_use]
     pub fn load(path: &Path) -> Self {
-        let entries = fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let entries = fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         Self { path: path.to_path_buf(), entries: Mutex::new(entries), changed: Mutex::new(false) }
     }
 
@@ -80,10 +77,8 @@ impl StateDb {
             return Ok(());
         }
         let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bytes = serde_json::to_vec(&*entries).map_err(|e| CacheError::Parse {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let bytes = serde_json::to_vec(&*entries)
+            .map_err(|e| CacheError::Parse { path: self.path.clone(), message: e.to_string() })?;
         atomic_write(&self.path, &bytes)?;
         *changed = false;
         Ok(())
@@ -162,10 +157,8 @@ pub fn dir_digest(state: &StateDb, root: &Path, include: &(dyn Fn(&str) -> bool 
         }
     }
     files.sort();
-    let entries: Vec<(String, Digest)> = files
-        .par_iter()
-        .map(|(rel, path)| Ok((rel.clone(), state.digest(path)?)))
-        .collect::<Result<_>>()?;
+    let entries: Vec<(String, Digest)> =
+        files.par_iter().map(|(rel, path)| Ok((rel.clone(), state.digest(path)?))).collect::<Result<_>>()?;
     let mut hasher = blake3::Hasher::new();
     for (rel, d) in &entries {
         hasher.update(rel.as_bytes());

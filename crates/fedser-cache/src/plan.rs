@@ -152,11 +152,8 @@ pub fn freshness(
         if !p.exists() {
             return Freshness::Dirty(DirtyReason::OutMissing { path: out.path.clone() });
         }
-        let digest = if p.is_dir() {
-            crate::dir_digest(state, &p, &|_| true).map(|d| d.digest)
-        } else {
-            state.digest(&p)
-        };
+        let digest =
+            if p.is_dir() { crate::dir_digest(state, &p, &|_| true).map(|d| d.digest) } else { state.digest(&p) };
         match digest {
             Ok(d) if d == out.blake3 => {}
             _ => return Freshness::Dirty(DirtyReason::OutModified { path: out.path.clone() }),

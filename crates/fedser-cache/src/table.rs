@@ -13,8 +13,8 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 use crate::{temp_path, CacheError, Result};
 
@@ -138,10 +138,7 @@ pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch
     let out_schema = batches.first().map_or_else(
         || {
             let fields: Vec<Field> = match columns {
-                Some(cols) => cols
-                    .iter()
-                    .filter_map(|c| schema.field_with_name(c).ok().cloned())
-                    .collect(),
+                Some(cols) => cols.iter().filter_map(|c| schema.field_with_name(c).ok().cloned()).collect(),
                 None => schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
             };
             Arc::new(Schema::new(fields))

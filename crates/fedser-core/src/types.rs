@@ -27,14 +27,8 @@ pub enum Emotion {
 
 impl Emotion {
     /// All emotions in label order.
-    pub const ALL: [Emotion; 6] = [
-        Emotion::Anger,
-        Emotion::Disgust,
-        Emotion::Fear,
-        Emotion::Happy,
-        Emotion::Neutral,
-        Emotion::Sad,
-    ];
+    pub const ALL: [Emotion; 6] =
+        [Emotion::Anger, Emotion::Disgust, Emotion::Fear, Emotion::Happy, Emotion::Neutral, Emotion::Sad];
 
     /// The three-letter code (`ANG`).
     #[must_use]
@@ -175,23 +169,14 @@ impl ClipName {
     /// # Errors
     /// [`ClipNameError`] when the name has the wrong shape.
     pub fn parse(file_name: &str) -> Result<Self, ClipNameError> {
-        let stem = file_name
-            .strip_suffix(".wav")
-            .or_else(|| file_name.strip_suffix(".WAV"))
-            .ok_or(ClipNameError::NotWav)?;
+        let stem =
+            file_name.strip_suffix(".wav").or_else(|| file_name.strip_suffix(".WAV")).ok_or(ClipNameError::NotWav)?;
         let parts: Vec<&str> = stem.split('_').collect();
         if parts.len() != 4 {
             return Err(ClipNameError::Fields(parts.len()));
         }
-        let actor = parts[0]
-            .parse::<u32>()
-            .map_err(|_| ClipNameError::Actor(parts[0].to_owned()))?;
-        Ok(Self {
-            actor,
-            sentence: parts[1].to_owned(),
-            emotion: parts[2].to_owned(),
-            level: parts[3].to_owned(),
-        })
+        let actor = parts[0].parse::<u32>().map_err(|_| ClipNameError::Actor(parts[0].to_owned()))?;
+        Ok(Self { actor, sentence: parts[1].to_owned(), emotion: parts[2].to_owned(), level: parts[3].to_owned() })
     }
 
     /// The canonical file name.

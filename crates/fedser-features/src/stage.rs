@@ -173,7 +173,10 @@ pub fn run(
     }
     let mut cols: Vec<(String, Column)> = vec![
         ("file".into(), Column::Str(files.clone())),
-        ("actor".into(), Column::I32(table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect())),
+        (
+            "actor".into(),
+            Column::I32(table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect()),
+        ),
         ("sentence".into(), Column::Str(table::strings(manifest, &m, "sentence")?)),
         ("emotion".into(), Column::Str(table::strings(manifest, &m, "emotion")?)),
         ("level".into(), Column::Str(table::strings(manifest, &m, "level")?)),

@@ -25,9 +25,7 @@ fn read_wav(name: &str) -> Vec<f32> {
     assert_eq!(spec.channels, 1);
     assert_eq!(spec.sample_rate, 16000);
     assert_eq!(spec.bits_per_sample, 16);
-    r.samples::<i16>()
-        .map(|s| (s.expect("wav sample") as f64 / 32767.0) as f32)
-        .collect()
+    r.samples::<i16>().map(|s| (s.expect("wav sample") as f64 / 32767.0) as f32).collect()
 }
 
 /// A CSV table: header and rows of optional values (blank cells are None).
@@ -38,10 +36,7 @@ struct Table {
 
 impl Table {
     fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("column {name} not in reference"))
+        self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("column {name} not in reference"))
     }
 }
 
@@ -49,16 +44,9 @@ fn read_csv_gz(name: &str) -> Table {
     let p = spec_dir().join(name);
     let f = std::fs::File::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut s = String::new();
-    flate2::read::GzDecoder::new(f)
-        .read_to_string(&mut s)
-        .expect("gunzip");
+    flate2::read::GzDecoder::new(f).read_to_string(&mut s).expect("gunzip");
     let mut lines = s.lines();
-    let header = lines
-        .next()
-        .expect("header")
-        .split(',')
-        .map(str::to_string)
-        .collect();
+    let header = lines.next().expect("header").split(',').map(str::to_string).collect();
     let rows = lines
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -174,12 +162,9 @@ fn check_lld(wav: &str, refname: &str) {
     let nz_d: Vec<String> = dsp::NZ_DELTA_NAMES.iter().map(|s| s.to_string()).collect();
     let nz_sv = c.nz_smoothed.to_vec();
     let nz_dv = c.nz_deltas.to_vec();
-    for (names, contours) in [
-        (dsp::ab_smoothed_names(), &c.smoothed),
-        (dsp::ab_delta_names(), &c.deltas),
-        (nz_s, &nz_sv),
-        (nz_d, &nz_dv),
-    ] {
+    for (names, contours) in
+        [(dsp::ab_smoothed_names(), &c.smoothed), (dsp::ab_delta_names(), &c.deltas), (nz_s, &nz_sv), (nz_d, &nz_dv)]
+    {
         for (name, got) in names.iter().zip(contours.iter()) {
             let rc = t.col(name);
             let want: Vec<f64> = t.rows.iter().map_while(|r| r.get(rc).copied().flatten()).collect();
@@ -205,12 +190,10 @@ fn func_tol(name: &str, want: &HashMap<String, f64>) -> Tol {
     let (contour, f) = name.rsplit_once('_').unwrap_or(("", name));
     let range = want.get(&format!("{contour}_range")).copied().unwrap_or(1.0).abs();
     let scale = match f {
-        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3"
-        | "percentile1.0" | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean"
-        | "posamean" | "peakRangeAbs" | "peakMeanAbs" | "peakMeanMeanDist" => range,
-        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => {
-            range * 100.0
-        }
+        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3" | "percentile1.0"
+        | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean" | "posamean" | "peakRangeAbs"
+        | "peakMeanAbs" | "peakMeanMeanDist" => range,
+        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => range * 100.0,
         _ => 1.0,
     };
     if f.starts_with("lpc") || f == "lpgain" {
@@ -266,10 +249,9 @@ fn lld_signal_b() {
 
 #[test]
 fn zcr_matches_raw60() {
-    for (wav, r) in [
-        ("reference_signal.wav", "reference_raw60.csv.gz"),
-        ("reference_signal_b.wav", "reference_b_raw60.csv.gz"),
-    ] {
+    for (wav, r) in
+        [("reference_signal.wav", "reference_raw60.csv.gz"), ("reference_signal_b.wav", "reference_b_raw60.csv.gz")]
+    {
         let x = read_wav(wav);
         let c = Compare16::new().lld_contours(&x);
         let t = read_csv_gz(r);
@@ -296,9 +278,7 @@ fn functionals_signal_b() {
 fn extract_edge_cases_are_finite() {
     let mut ex = Compare16::new();
     let n = dsp::compare16_names().len();
-    let square: Vec<f32> = (0..32000)
-        .map(|i| if (i / 40) % 2 == 0 { 32767.0 / 32767.0 } else { -1.0 })
-        .collect();
+    let square: Vec<f32> = (0..32000).map(|i| if (i / 40) % 2 == 0 { 32767.0 / 32767.0 } else { -1.0 }).collect();
     let noise_clip: Vec<f32> = (0..16000u32)
         .map(|i| {
             let v = ((i.wrapping_mul(2654435761) >> 16) as f32 / 32768.0 - 1.0) * 4.0;
@@ -314,8 +294,20 @@ fn extract_edge_cases_are_finite() {
         ("silence 2 s", vec![0.0; 32000]),
         ("clipped square", square),
         ("clipped noise", noise_clip),
-        ("NaN and inf samples", (0..20000).map(|i| match i % 997 { 0 => f32::NAN, 1 => f32::INFINITY, _ => ((i as f32) * 0.05).sin() }).collect()),
-        ("sine 150 Hz 3 s", (0..48000).map(|i| (2.0 * std::f32::consts::PI * 150.0 * i as f32 / 16000.0).sin() * 0.5).collect()),
+        (
+            "NaN and inf samples",
+            (0..20000)
+                .map(|i| match i % 997 {
+                    0 => f32::NAN,
+                    1 => f32::INFINITY,
+                    _ => ((i as f32) * 0.05).sin(),
+                })
+                .collect(),
+        ),
+        (
+            "sine 150 Hz 3 s",
+            (0..48000).map(|i| (2.0 * std::f32::consts::PI * 150.0 * i as f32 / 16000.0).sin() * 0.5).collect(),
+        ),
     ];
     for (what, x) in cases {
         let v = ex.extract(&x);
@@ -443,9 +435,8 @@ fn check_raw60(wav: &str, refname: &str, want_p: usize) {
         cols.push((format!("candVoicing[{s}]"), c.candidates.iter().map(|k| k.v[s]).collect()));
         cols.push((format!("candScores[{s}]"), c.candidates.iter().map(|k| k.score[s]).collect()));
     }
-    for (i, n) in ["F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR"]
-        .iter()
-        .enumerate()
+    for (i, n) in
+        ["F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP", "shimmerLocal", "logHNR"].iter().enumerate()
     {
         cols.push((n.to_string(), c.nz_raw[i].clone()));
     }

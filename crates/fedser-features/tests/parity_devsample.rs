@@ -25,9 +25,7 @@ fn read_wav(p: &std::path::Path) -> Vec<f32> {
     let mut r = hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let spec = r.spec();
     assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 16000, 16));
-    r.samples::<i16>()
-        .map(|s| (s.expect("wav sample") as f64 / 32767.0) as f32)
-        .collect()
+    r.samples::<i16>().map(|s| (s.expect("wav sample") as f64 / 32767.0) as f32).collect()
 }
 
 /// Same rule as `parity_compare16.rs::func_tol` (spec section 9): 1e-4
@@ -38,12 +36,10 @@ fn tol(name: &str, want: &HashMap<&str, f64>) -> (f64, f64) {
     let (contour, f) = name.rsplit_once('_').unwrap_or(("", name));
     let range = want.get(format!("{contour}_range").as_str()).copied().unwrap_or(1.0).abs();
     let scale = match f {
-        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3"
-        | "percentile1.0" | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean"
-        | "posamean" | "peakRangeAbs" | "peakMeanAbs" | "peakMeanMeanDist" => range,
-        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => {
-            range * 100.0
-        }
+        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3" | "percentile1.0"
+        | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean" | "posamean" | "peakRangeAbs"
+        | "peakMeanAbs" | "peakMeanMeanDist" => range,
+        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => range * 100.0,
         _ => 1.0,
     };
     if f.starts_with("lpc") {
@@ -72,10 +68,8 @@ fn devsample_functionals() {
     let mut secs = 0f64;
     let t0 = std::time::Instant::now();
     for b in &batches {
-        let files = b
-            .column_by_name("file")
-            .and_then(|c| c.as_any().downcast_ref::<LargeStringArray>())
-            .expect("file column");
+        let files =
+            b.column_by_name("file").and_then(|c| c.as_any().downcast_ref::<LargeStringArray>()).expect("file column");
         let cols: Vec<&Float32Array> = names
             .iter()
             .map(|n| {

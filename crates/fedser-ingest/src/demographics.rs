@@ -64,7 +64,9 @@ pub fn read_demographics(path: &Path) -> Result<Demographics> {
     let bad = |line: usize, message: String| IngestError::Demographics { path: path.to_path_buf(), line, message };
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(IngestError::NoDemographics(path.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(IngestError::NoDemographics(path.to_path_buf()))
+        }
         Err(e) => return Err(bad(0, format!("cannot read: {e}"))),
     };
     let text = text.trim_start_matches('\u{feff}');
@@ -126,7 +128,8 @@ mod tests {
         std::fs::write(&p, "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n1001,51,\"Male\",\"x\",\"y\"\n1001,52,\"Male\",\"x\",\"y\"\n").unwrap();
         let e = read_demographics(&p).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("duplicate"), "{e}");
-        std::fs::write(&p, "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n1001,old,\"Male\",\"x\",\"y\"\n").unwrap();
+        std::fs::write(&p, "\"ActorID\",\"Age\",\"Sex\",\"Race\",\"Ethnicity\"\n1001,old,\"Male\",\"x\",\"y\"\n")
+            .unwrap();
         assert!(read_demographics(&p).unwrap_err().to_string().contains("line 2"));
         assert!(matches!(read_demographics(&dir.path().join("none.csv")), Err(IngestError::NoDemographics(_))));
     }

@@ -158,10 +158,8 @@ pub fn run(
     stage_meta: &[(&str, String)],
 ) -> Result<IngestSummary> {
     let people = read_demographics(&layout.demographics)?;
-    let results: Vec<std::result::Result<Accepted, (String, String)>> = files
-        .par_iter()
-        .map(|(file, hash)| check_file(params, &layout.audio_dir, file, hash))
-        .collect();
+    let results: Vec<std::result::Result<Accepted, (String, String)>> =
+        files.par_iter().map(|(file, hash)| check_file(params, &layout.audio_dir, file, hash)).collect();
     let mut accepted = Vec::new();
     let mut rejects: Vec<(String, String)> = Vec::new();
     for r in results {

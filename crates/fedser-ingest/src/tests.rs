@@ -1,7 +1,12 @@
 use super::*;
 
 fn wav(path: &Path, n: usize, amp: f32) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..n {
         w.write_sample((amp * (i as f32 * 0.05).sin() * 32767.0) as i16).unwrap();
@@ -49,7 +54,10 @@ fn good_files_in_manifest_bad_files_in_rejects() {
     assert_eq!(s.flagged_silent, 1);
     let mp = out.join("manifest.parquet");
     let m = table::read_parquet(&mp, None).unwrap();
-    assert_eq!(table::strings(&mp, &m, "file").unwrap(), vec!["1001_DFA_ANG_XX.wav", "1001_IEO_NEU_XX.wav", "1002_DFA_SAD_XX.wav"]);
+    assert_eq!(
+        table::strings(&mp, &m, "file").unwrap(),
+        vec!["1001_DFA_ANG_XX.wav", "1001_IEO_NEU_XX.wav", "1002_DFA_SAD_XX.wav"]
+    );
     assert_eq!(table::opt_strings(&mp, &m, "sex").unwrap(), vec![Some("Male".into()), Some("Male".into()), None]);
     let rp = out.join("rejects.parquet");
     let r = table::read_parquet(&rp, None).unwrap();

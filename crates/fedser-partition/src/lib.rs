@@ -148,7 +148,8 @@ pub fn assign(params: &PartitionParams, clips: &[ClipRef]) -> Result<Vec<Assignm
                     idx.sort_by(|&a, &b| clips[a].file.cmp(&clips[b].file));
                     idx.shuffle(&mut rng_for(params.seed, &format!("sd:{actor}:{emotion}")));
                     let n = idx.len();
-                    let n_test = if n < 2 { 0 } else { ((n as f64 * params.test_fraction).round() as usize).clamp(1, n - 1) };
+                    let n_test =
+                        if n < 2 { 0 } else { ((n as f64 * params.test_fraction).round() as usize).clamp(1, n - 1) };
                     for (j, &clip) in idx.iter().enumerate() {
                         out.push(Assignment { protocol, fold: 0, test: j < n_test, clip });
                     }
@@ -156,7 +157,10 @@ pub fn assign(params: &PartitionParams, clips: &[ClipRef]) -> Result<Vec<Assignm
             }
             Protocol::Loso => {
                 if actors.len() < 2 {
-                    return Err(PartitionError::Protocol { protocol, message: format!("needs at least 2 actors, found {}", actors.len()) });
+                    return Err(PartitionError::Protocol {
+                        protocol,
+                        message: format!("needs at least 2 actors, found {}", actors.len()),
+                    });
                 }
                 for (i, c) in clips.iter().enumerate() {
                     let fold = actors.binary_search(&c.actor).unwrap_or(0) as i32;
@@ -167,7 +171,12 @@ pub fn assign(params: &PartitionParams, clips: &[ClipRef]) -> Result<Vec<Assignm
                 if actors.len() < params.k {
                     return Err(PartitionError::Protocol {
                         protocol,
-                        message: format!("k = {} folds need at least {} actors, found {}", params.k, params.k, actors.len()),
+                        message: format!(
+                            "k = {} folds need at least {} actors, found {}",
+                            params.k,
+                            params.k,
+                            actors.len()
+                        ),
                     });
                 }
                 let mut by_sex: BTreeMap<String, Vec<i32>> = BTreeMap::new();
@@ -224,7 +233,9 @@ pub fn run(
         })
         .collect();
     let mut rows = assign(params, &clips)?;
-    rows.sort_by(|a, b| (a.protocol, a.fold, !a.test, &clips[a.clip].file).cmp(&(b.protocol, b.fold, !b.test, &clips[b.clip].file)));
+    rows.sort_by(|a, b| {
+        (a.protocol, a.fold, !a.test, &clips[a.clip].file).cmp(&(b.protocol, b.fold, !b.test, &clips[b.clip].file))
+    });
     let mut folds = BTreeMap::new();
     for p in &params.protocols {
         let n = rows.iter().filter(|r| r.protocol == *p).map(|r| r.fold).max().map_or(0, |m| m as usize + 1);
@@ -235,7 +246,10 @@ pub fn run(
         vec![
             ("protocol".into(), Column::Str(rows.iter().map(|r| r.protocol.as_str().to_owned()).collect())),
             ("fold".into(), Column::I32(rows.iter().map(|r| r.fold).collect())),
-            ("role".into(), Column::Str(rows.iter().map(|r| if r.test { "test" } else { "train" }.to_owned()).collect())),
+            (
+                "role".into(),
+                Column::Str(rows.iter().map(|r| if r.test { "test" } else { "train" }.to_owned()).collect()),
+            ),
             ("file".into(), Column::Str(rows.iter().map(|r| clips[r.clip].file.clone()).collect())),
             ("actor".into(), Column::I32(rows.iter().map(|r| clips[r.clip].actor).collect())),
             ("emotion".into(), Column::Str(rows.iter().map(|r| clips[r.clip].emotion.clone()).collect())),
@@ -277,7 +291,11 @@ mod tests {
         for r in sd {
             let c = &clips[r.clip];
             let e = cells.entry((c.actor, c.emotion.clone())).or_default();
-            if r.test { e.1 += 1 } else { e.0 += 1 }
+            if r.test {
+                e.1 += 1
+            } else {
+                e.0 += 1
+            }
         }
         assert!(cells.values().all(|&(tr, te)| tr == 7 && te == 3), "{cells:?}");
     }

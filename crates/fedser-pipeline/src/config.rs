@@ -71,7 +71,8 @@ impl Pipeline {
         for o in overrides {
             apply_override(&mut table, o).map_err(err)?;
         }
-        let p: Pipeline = Pipeline::deserialize(toml::Value::Table(table)).map_err(|e| err(one_line(&e.to_string())))?;
+        let p: Pipeline =
+            Pipeline::deserialize(toml::Value::Table(table)).map_err(|e| err(one_line(&e.to_string())))?;
         p.validate().map_err(|e| err(e.to_string()))?;
         Ok(p)
     }
@@ -98,7 +99,8 @@ impl Pipeline {
     /// # Errors
     /// Serialisation errors (not expected).
     pub fn to_toml(&self) -> Result<String, PipelineError> {
-        toml::to_string(self).map_err(|e| PipelineError::Config { file: PathBuf::from("<resolved>"), message: e.to_string() })
+        toml::to_string(self)
+            .map_err(|e| PipelineError::Config { file: PathBuf::from("<resolved>"), message: e.to_string() })
     }
 }
 
@@ -134,13 +136,16 @@ mod tests {
         assert_eq!(p, Pipeline::default());
         let e = Pipeline::parse("[train]\nbogus = 1\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("p.toml") && e.contains("bogus"), "{e}");
-        let e = Pipeline::parse("[partition]\ntest_fraction = 2.0\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        let e =
+            Pipeline::parse("[partition]\ntest_fraction = 2.0\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("partition.test_fraction") && e.contains("(0, 1)"), "{e}");
-        let e = Pipeline::parse("[partition]\ntest_fraction = \"x\"\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        let e =
+            Pipeline::parse("[partition]\ntest_fraction = \"x\"\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("test_fraction"), "{e}");
         let e = Pipeline::parse("[synth]\nactors = 0\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("synth.actors"), "{e}");
-        let e = Pipeline::parse("[partition]\nprotocols = [\"nope\"]\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        let e =
+            Pipeline::parse("[partition]\nprotocols = [\"nope\"]\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("nope") && e.contains("loso"), "{e}");
     }
 

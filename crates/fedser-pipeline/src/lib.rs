@@ -70,8 +70,14 @@ pub enum StageName {
 
 impl StageName {
     /// All stages in order.
-    pub const ALL: [StageName; 6] =
-        [StageName::Synth, StageName::Ingest, StageName::Features, StageName::Partition, StageName::Train, StageName::Report];
+    pub const ALL: [StageName; 6] = [
+        StageName::Synth,
+        StageName::Ingest,
+        StageName::Features,
+        StageName::Partition,
+        StageName::Train,
+        StageName::Report,
+    ];
 
     /// Name on the command line and in the lock file.
     #[must_use]
@@ -313,10 +319,17 @@ pub fn plan(pipeline: &Pipeline, opts: &RunOptions) -> Result<Vec<StageStatus>, 
 /// [`PipelineError`]; outputs of stages that finished stay valid.
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunReport, PipelineError> {
     std::fs::create_dir_all(&opts.cache).map_err(|e| {
-        PipelineError::Cache(fedser_cache::CacheError::Io { op: "cannot create cache folder", path: opts.cache.clone(), source: e })
+        PipelineError::Cache(fedser_cache::CacheError::Io {
+            op: "cannot create cache folder",
+            path: opts.cache.clone(),
+            source: e,
+        })
     })?;
     let _guard = CacheGuard::acquire(&opts.cache, opts.wait, |holder| {
-        tracing::warn!("another fedser run holds the cache `{}` ({holder}); waiting for it to finish", opts.cache.display());
+        tracing::warn!(
+            "another fedser run holds the cache `{}` ({holder}); waiting for it to finish",
+            opts.cache.display()
+        );
     })?;
     let removed = fedser_cache::remove_stale_temps(&opts.cache);
     if removed > 0 {
@@ -361,7 +374,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunReport, Pipeline
         for p in outs {
             let (size, digest) = if p.is_dir() {
                 let d = fedser_cache::dir_digest(&ctx.state, &p, &|_| true)?;
-                let size = d.entries.iter().filter_map(|(r, _)| std::fs::metadata(p.join(r)).ok()).map(|m| m.len()).sum();
+                let size =
+                    d.entries.iter().filter_map(|(r, _)| std::fs::metadata(p.join(r)).ok()).map(|m| m.len()).sum();
                 (size, d.digest)
             } else {
                 let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
@@ -369,9 +383,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunReport, Pipeline
             };
             out_records.push(OutRecord { path: ctx.rel(&p), size, blake3: digest });
         }
-        let finished_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let finished_unix =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         ctx.lock.stages.insert(
             stage.as_str().to_owned(),
             StageEntry {
@@ -418,7 +431,11 @@ pub fn clean(cache: &Path, stage: Option<StageName>, wait: bool) -> Result<usize
         lock.stages.remove(s.as_str());
         let dir = if *s == StageName::Synth { cache.join("corpus") } else { cache.join(s.as_str()) };
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| fedser_cache::CacheError::Io { op: "cannot remove", path: dir.clone(), source: e })?;
+            std::fs::remove_dir_all(&dir).map_err(|e| fedser_cache::CacheError::Io {
+                op: "cannot remove",
+                path: dir.clone(),
+                source: e,
+            })?;
             removed += 1;
         }
     }

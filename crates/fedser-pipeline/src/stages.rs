@@ -65,11 +65,20 @@ pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<(toml::Table, Ve
             let deps = vec![
                 DepRecord {
                     name: "corpus".into(),
-                    path: if ctx.opts.corpus.is_some() { "<external corpus>".into() } else { ctx.rel(&layout.audio_dir) },
+                    path: if ctx.opts.corpus.is_some() {
+                        "<external corpus>".into()
+                    } else {
+                        ctx.rel(&layout.audio_dir)
+                    },
                     digest: listing.digest,
                     files: Some(listing.files),
                 },
-                DepRecord { name: "demographics".into(), path: "VideoDemographics.csv".into(), digest: sheet, files: None },
+                DepRecord {
+                    name: "demographics".into(),
+                    path: "VideoDemographics.csv".into(),
+                    digest: sheet,
+                    files: None,
+                },
             ];
             (to_table(stage, &p.ingest)?, deps)
         }
@@ -124,7 +133,8 @@ pub(crate) fn execute(ctx: &Ctx<'_>, stage: StageName, meta: &[(&str, String)]) 
             info.insert("actors".into(), s.actors.to_string());
             info.insert("rejected".into(), s.rejected.to_string());
             info.insert("audio_hours".into(), format!("{:.3}", s.audio_seconds / 3600.0));
-            let fmt_map = |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+            let fmt_map =
+                |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
             info.insert("by_emotion".into(), fmt_map(&s.by_emotion));
             info.insert("by_sex".into(), fmt_map(&s.by_sex));
             if !s.rejects_by_reason.is_empty() {
@@ -190,7 +200,10 @@ pub(crate) fn execute(ctx: &Ctx<'_>, stage: StageName, meta: &[(&str, String)]) 
     Ok((outs, info))
 }
 
-fn report(ctx: &Ctx<'_>, dir: &std::path::Path) -> Result<fedser_report::Results, Box<dyn std::error::Error + Send + Sync>> {
+fn report(
+    ctx: &Ctx<'_>,
+    dir: &std::path::Path,
+) -> Result<fedser_report::Results, Box<dyn std::error::Error + Send + Sync>> {
     let cache = &ctx.opts.cache;
     let manifest = cache.join("ingest").join("manifest.parquet");
     let m = table::read_parquet(&manifest, Some(&["actor", "emotion", "sex", "duration_s"]))?;

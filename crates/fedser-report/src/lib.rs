@@ -196,14 +196,10 @@ pub struct ReportInputs<'a> {
 /// # Errors
 /// [`ReportError`].
 pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportError> {
-    let text = std::fs::read(inputs.experiments).map_err(|e| ReportError::Json {
-        path: inputs.experiments.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let metas: Vec<ExperimentMetaIn> = serde_json::from_slice(&text).map_err(|e| ReportError::Json {
-        path: inputs.experiments.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = std::fs::read(inputs.experiments)
+        .map_err(|e| ReportError::Json { path: inputs.experiments.to_path_buf(), message: e.to_string() })?;
+    let metas: Vec<ExperimentMetaIn> = serde_json::from_slice(&text)
+        .map_err(|e| ReportError::Json { path: inputs.experiments.to_path_buf(), message: e.to_string() })?;
     let p = inputs.predictions;
     let b = table::read_parquet(p, None)?;
     let exp = table::strings(p, &b, "experiment")?;
@@ -287,10 +283,8 @@ fn spread(v: &[f64]) -> Spread {
 /// # Errors
 /// [`ReportError`].
 pub fn write_outputs(results: &Results, out_dir: &Path) -> Result<(), ReportError> {
-    let json = serde_json::to_vec_pretty(results).map_err(|e| ReportError::Json {
-        path: out_dir.join("results.json"),
-        message: e.to_string(),
-    })?;
+    let json = serde_json::to_vec_pretty(results)
+        .map_err(|e| ReportError::Json { path: out_dir.join("results.json"), message: e.to_string() })?;
     fedser_cache::atomic_write(&out_dir.join("results.json"), &json)?;
     for e in &results.experiments {
         let svg = svg::confusion(&e.labels, &e.confusion, &format!("{} (row-normalised)", e.id));

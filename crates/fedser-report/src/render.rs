@@ -27,8 +27,18 @@ pub(crate) fn markdown(r: &Results) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {:.2} |",
-            e.id, e.protocol, e.training, model, pct(e.uar), pct(e.accuracy), pct(e.macro_f1),
-            pct(e.per_actor_uar.min), pct(e.per_actor_uar.median), pct(e.per_actor_uar.max), e.folds, e.seconds
+            e.id,
+            e.protocol,
+            e.training,
+            model,
+            pct(e.uar),
+            pct(e.accuracy),
+            pct(e.macro_f1),
+            pct(e.per_actor_uar.min),
+            pct(e.per_actor_uar.median),
+            pct(e.per_actor_uar.max),
+            e.folds,
+            e.seconds
         );
     }
     if r.experiments.is_empty() {

@@ -43,13 +43,31 @@ pub(crate) fn confusion(labels: &[String], m: &[Vec<u64>], title: &str) -> Strin
                 y + cell / 2.0 + 13.0
             );
         }
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, x0 - 6.0, y0 + cell * i as f64 + cell / 2.0 + 4.0, esc(&labels[i]));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            x0 - 6.0,
+            y0 + cell * i as f64 + cell / 2.0 + 4.0,
+            esc(&labels[i])
+        );
     }
     for (j, l) in labels.iter().enumerate() {
-        let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x0 + cell * j as f64 + cell / 2.0, y0 - 8.0, esc(l));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            x0 + cell * j as f64 + cell / 2.0,
+            y0 - 8.0,
+            esc(l)
+        );
     }
-    let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">predicted</text>"#, x0 + cell * n as f64 / 2.0, h - 20.0);
-    let _ = write!(s, r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">true</text>"#, y0 + cell * n as f64 / 2.0, y0 + cell * n as f64 / 2.0);
+    let _ =
+        write!(s, r#"<text x="{}" y="{}" text-anchor="middle">predicted</text>"#, x0 + cell * n as f64 / 2.0, h - 20.0);
+    let _ = write!(
+        s,
+        r#"<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">true</text>"#,
+        y0 + cell * n as f64 / 2.0,
+        y0 + cell * n as f64 / 2.0
+    );
     s.push_str("</svg>\n");
     s
 }
@@ -71,7 +89,13 @@ pub(crate) fn per_actor(actors: &[ActorScore], title: &str) -> String {
     for t in 0..=5 {
         let v = f64::from(t) / 5.0;
         let y = y0 + ph * (1.0 - v);
-        let _ = write!(s, r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.1}</text>"##, x0 + bw * a.len() as f64, x0 - 4.0, y + 4.0);
+        let _ = write!(
+            s,
+            r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.1}</text>"##,
+            x0 + bw * a.len() as f64,
+            x0 - 4.0,
+            y + 4.0
+        );
     }
     for (i, s_) in a.iter().enumerate() {
         let color = match s_.sex.as_deref() {
@@ -95,10 +119,30 @@ pub(crate) fn per_actor(actors: &[ActorScore], title: &str) -> String {
     }
     let chance = y0 + ph * (1.0 - 1.0 / 6.0);
     let right = x0 + bw * a.len() as f64;
-    let _ = write!(s, r#"<line x1="{x0}" y1="{chance}" x2="{right}" y2="{chance}" stroke="black" stroke-dasharray="4 3"/><text x="{}" y="{}">chance (1/6)</text>"#, right + 4.0, chance + 4.0);
-    let _ = write!(s, r##"<rect x="{}" y="{}" width="10" height="10" fill="#d9544d"/><text x="{}" y="{}">Female</text><rect x="{}" y="{}" width="10" height="10" fill="#3b75af"/><text x="{}" y="{}">Male</text>"##,
-        right + 4.0, y0, right + 18.0, y0 + 9.0, right + 4.0, y0 + 16.0, right + 18.0, y0 + 25.0);
-    let _ = write!(s, r#"<text x="{}" y="{}" text-anchor="middle">actors, sorted by UAR</text>"#, x0 + bw * a.len() as f64 / 2.0, h - 20.0);
+    let _ = write!(
+        s,
+        r#"<line x1="{x0}" y1="{chance}" x2="{right}" y2="{chance}" stroke="black" stroke-dasharray="4 3"/><text x="{}" y="{}">chance (1/6)</text>"#,
+        right + 4.0,
+        chance + 4.0
+    );
+    let _ = write!(
+        s,
+        r##"<rect x="{}" y="{}" width="10" height="10" fill="#d9544d"/><text x="{}" y="{}">Female</text><rect x="{}" y="{}" width="10" height="10" fill="#3b75af"/><text x="{}" y="{}">Male</text>"##,
+        right + 4.0,
+        y0,
+        right + 18.0,
+        y0 + 9.0,
+        right + 4.0,
+        y0 + 16.0,
+        right + 18.0,
+        y0 + 25.0
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">actors, sorted by UAR</text>"#,
+        x0 + bw * a.len() as f64 / 2.0,
+        h - 20.0
+    );
     s.push_str("</svg>\n");
     s
 }

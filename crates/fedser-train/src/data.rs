@@ -41,10 +41,10 @@ pub fn load_features(path: &Path) -> Result<FeatureMatrix, TrainError> {
     let labels = emotions
         .iter()
         .map(|e| {
-            classes.iter().position(|c| c == e).ok_or_else(|| TrainError::Data {
-                path: path.to_path_buf(),
-                message: format!("unknown emotion `{e}`"),
-            })
+            classes
+                .iter()
+                .position(|c| c == e)
+                .ok_or_else(|| TrainError::Data { path: path.to_path_buf(), message: format!("unknown emotion `{e}`") })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let schema = b.schema();
@@ -107,13 +107,19 @@ pub fn load_partition(path: &Path, fm: &FeatureMatrix) -> Result<Vec<Fold>, Trai
             grouped.entry(protocol).or_default().entry(fold).or_default().push(row);
         } else {
             let e = sd.entry((protocol, fold)).or_default();
-            if roles[i] == "test" { e.1.push(row) } else { e.0.push(row) }
+            if roles[i] == "test" {
+                e.1.push(row)
+            } else {
+                e.0.push(row)
+            }
         }
     }
-    let mut out: Vec<Fold> = sd.into_iter().map(|((protocol, fold), (train, test))| Fold { protocol, fold, train, test }).collect();
+    let mut out: Vec<Fold> =
+        sd.into_iter().map(|((protocol, fold), (train, test))| Fold { protocol, fold, train, test }).collect();
     for (protocol, folds) in grouped {
         for (&fold, test) in &folds {
-            let mut train: Vec<usize> = folds.iter().filter(|(f, _)| **f != fold).flat_map(|(_, r)| r.iter().copied()).collect();
+            let mut train: Vec<usize> =
+                folds.iter().filter(|(f, _)| **f != fold).flat_map(|(_, r)| r.iter().copied()).collect();
             train.sort_unstable();
             let mut test = test.clone();
             test.sort_unstable();

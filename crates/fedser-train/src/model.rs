@@ -179,8 +179,22 @@ impl<'a> Trainer<'a> {
                     return Err("no training rows".into());
                 }
                 let (mean, scale) = col_stats(&self.xg, train, self.spec.standardize);
-                let m = softmax::fit(&self.xg, train, &self.fm.labels, self.fm.classes.len(), &mean, &scale, &self_cfg(self.spec), None);
-                tracing::debug!("fold fit: {} iterations, {} evaluations, gradient {:.2e}", m.iterations, m.evaluations, m.gradient);
+                let m = softmax::fit(
+                    &self.xg,
+                    train,
+                    &self.fm.labels,
+                    self.fm.classes.len(),
+                    &mean,
+                    &scale,
+                    &self_cfg(self.spec),
+                    None,
+                );
+                tracing::debug!(
+                    "fold fit: {} iterations, {} evaluations, gradient {:.2e}",
+                    m.iterations,
+                    m.evaluations,
+                    m.gradient
+                );
                 Ok(m.predict_rows(&self.xg, test))
             }
         }
@@ -218,7 +232,11 @@ fn col_stats(x: &Array2<f32>, rows: &[usize], standardize: bool) -> (Vec<f32>, V
         .map(|j| {
             let var = (sum2[j] / n - mean[j] * mean[j]).max(0.0);
             let sd = var.sqrt();
-            if sd > 1e-6 * mean[j].abs().max(1.0) { sd as f32 } else { 1.0 }
+            if sd > 1e-6 * mean[j].abs().max(1.0) {
+                sd as f32
+            } else {
+                1.0
+            }
         })
         .collect();
     (mean.iter().map(|&m| m as f32).collect(), scale)

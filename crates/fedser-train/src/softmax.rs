@@ -233,7 +233,11 @@ pub fn fit(
                 *qj -= alphas[i] * yj;
             }
         }
-        let gamma = if m > 0 { dot(&s_hist[m - 1], &y_hist[m - 1]) / dot(&y_hist[m - 1], &y_hist[m - 1]) } else { 1.0 / max_abs(&g).max(1e-12) };
+        let gamma = if m > 0 {
+            dot(&s_hist[m - 1], &y_hist[m - 1]) / dot(&y_hist[m - 1], &y_hist[m - 1])
+        } else {
+            1.0 / max_abs(&g).max(1e-12)
+        };
         for qj in &mut q {
             *qj *= gamma;
         }
@@ -376,9 +380,8 @@ mod tests {
         }
         let rows: Vec<usize> = (0..40).collect();
         let mean: Vec<f32> = (0..2).map(|j| rows.iter().map(|&r| x[[r, j]]).sum::<f32>() / 40.0).collect();
-        let scale: Vec<f32> = (0..2)
-            .map(|j| (rows.iter().map(|&r| (x[[r, j]] - mean[j]).powi(2)).sum::<f32>() / 40.0).sqrt())
-            .collect();
+        let scale: Vec<f32> =
+            (0..2).map(|j| (rows.iter().map(|&r| (x[[r, j]] - mean[j]).powi(2)).sum::<f32>() / 40.0).sqrt()).collect();
         let cfg = SoftmaxConfig { alpha: 1.0, max_iterations: 500, tolerance: 1e-9, memory: 10 };
         let folded = fit(&x, &rows, &y, 2, &mean, &scale, &cfg, None);
         let xs = Array2::from_shape_fn((60, 2), |(i, j)| (x[[i, j]] - mean[j]) / scale[j]);

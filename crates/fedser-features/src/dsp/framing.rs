@@ -38,9 +38,7 @@ pub fn frame_count(ns: usize, len: usize) -> usize {
 /// Hamming window `0.54 - 0.46 cos(2 pi n / (L-1))`, computed in double, stored as f32.
 pub fn hamming(len: usize) -> Vec<f32> {
     let d = (len.max(2) - 1) as f64;
-    (0..len)
-        .map(|n| (0.54 - 0.46 * (2.0 * std::f64::consts::PI * n as f64 / d).cos()) as f32)
-        .collect()
+    (0..len).map(|n| (0.54 - 0.46 * (2.0 * std::f64::consts::PI * n as f64 / d).cos()) as f32).collect()
 }
 
 /// Gaussian window `exp(-0.5 ((n - (L-1)/2) / (sigma (L-1)/2))^2)`, stored as f32.
@@ -99,12 +97,7 @@ impl Framer {
         for c in self.buf.iter_mut() {
             *c = Complex::new(0.0, 0.0);
         }
-        for (i, ((&x, &w), o)) in frame
-            .iter()
-            .zip(self.window.iter())
-            .zip(self.windowed.iter_mut())
-            .enumerate()
-        {
+        for (i, ((&x, &w), o)) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).enumerate() {
             let v = x * w;
             *o = v;
             self.buf[self.pad + i] = Complex::new(v as f64, 0.0);

@@ -9,36 +9,126 @@ const T: f32 = 0.01;
 
 /// Names of the 31 functionals of groups A and B.
 pub const AB_NAMES: [&str; 31] = [
-    "range", "maxPos", "minPos", "quartile1", "quartile2", "quartile3", "iqr1-2", "iqr2-3",
-    "iqr1-3", "percentile1.0", "percentile99.0", "pctlrange0-1", "stddev", "skewness",
-    "kurtosis", "meanSegLen", "maxSegLen", "minSegLen", "segLenStddev", "upleveltime25",
-    "upleveltime50", "upleveltime75", "upleveltime90", "risetime", "leftctime", "lpgain", "lpc0",
-    "lpc1", "lpc2", "lpc3", "lpc4",
+    "range",
+    "maxPos",
+    "minPos",
+    "quartile1",
+    "quartile2",
+    "quartile3",
+    "iqr1-2",
+    "iqr2-3",
+    "iqr1-3",
+    "percentile1.0",
+    "percentile99.0",
+    "pctlrange0-1",
+    "stddev",
+    "skewness",
+    "kurtosis",
+    "meanSegLen",
+    "maxSegLen",
+    "minSegLen",
+    "segLenStddev",
+    "upleveltime25",
+    "upleveltime50",
+    "upleveltime75",
+    "upleveltime90",
+    "risetime",
+    "leftctime",
+    "lpgain",
+    "lpc0",
+    "lpc1",
+    "lpc2",
+    "lpc3",
+    "lpc4",
 ];
 
 /// Names of the 23 functionals of the LLD group.
 pub const LLD_NAMES: [&str; 23] = [
-    "amean", "flatness", "rqmean", "meanPeakDist", "peakDistStddev", "peakRangeAbs",
-    "peakRangeRel", "peakMeanAbs", "peakMeanMeanDist", "peakMeanRel", "minRangeRel",
-    "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope", "stddevFallingSlope", "linregc1",
-    "linregc2", "linregerrQ", "qregc1", "qregc2", "qregc3", "qregerrQ", "centroid",
+    "amean",
+    "flatness",
+    "rqmean",
+    "meanPeakDist",
+    "peakDistStddev",
+    "peakRangeAbs",
+    "peakRangeRel",
+    "peakMeanAbs",
+    "peakMeanMeanDist",
+    "peakMeanRel",
+    "minRangeRel",
+    "meanRisingSlope",
+    "stddevRisingSlope",
+    "meanFallingSlope",
+    "stddevFallingSlope",
+    "linregc1",
+    "linregc2",
+    "linregerrQ",
+    "qregc1",
+    "qregc2",
+    "qregc3",
+    "qregerrQ",
+    "centroid",
 ];
 
 /// Names of the 15 functionals of the Delta group.
 pub const DELTA_NAMES: [&str; 15] = [
-    "flatness", "posamean", "rqmean", "meanPeakDist", "peakDistStddev", "peakRangeAbs",
-    "peakRangeRel", "peakMeanAbs", "peakMeanMeanDist", "peakMeanRel", "minRangeRel",
-    "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope", "stddevFallingSlope",
+    "flatness",
+    "posamean",
+    "rqmean",
+    "meanPeakDist",
+    "peakDistStddev",
+    "peakRangeAbs",
+    "peakRangeRel",
+    "peakMeanAbs",
+    "peakMeanMeanDist",
+    "peakMeanRel",
+    "minRangeRel",
+    "meanRisingSlope",
+    "stddevRisingSlope",
+    "meanFallingSlope",
+    "stddevFallingSlope",
 ];
 
 /// Names of the 39 functionals of the Nz group.
 pub const NZ_NAMES: [&str; 39] = [
-    "amean", "flatness", "posamean", "rqmean", "range", "maxPos", "minPos", "linregc1",
-    "linregc2", "linregerrQ", "qregc1", "qregc2", "qregc3", "qregerrQ", "centroid", "quartile1",
-    "quartile2", "quartile3", "iqr1-2", "iqr2-3", "iqr1-3", "percentile1.0", "percentile99.0",
-    "pctlrange0-1", "stddev", "skewness", "kurtosis", "upleveltime25", "upleveltime50",
-    "upleveltime75", "upleveltime90", "risetime", "leftctime", "lpgain", "lpc0", "lpc1", "lpc2",
-    "lpc3", "lpc4",
+    "amean",
+    "flatness",
+    "posamean",
+    "rqmean",
+    "range",
+    "maxPos",
+    "minPos",
+    "linregc1",
+    "linregc2",
+    "linregerrQ",
+    "qregc1",
+    "qregc2",
+    "qregc3",
+    "qregerrQ",
+    "centroid",
+    "quartile1",
+    "quartile2",
+    "quartile3",
+    "iqr1-2",
+    "iqr2-3",
+    "iqr1-3",
+    "percentile1.0",
+    "percentile99.0",
+    "pctlrange0-1",
+    "stddev",
+    "skewness",
+    "kurtosis",
+    "upleveltime25",
+    "upleveltime50",
+    "upleveltime75",
+    "upleveltime90",
+    "risetime",
+    "leftctime",
+    "lpgain",
+    "lpc0",
+    "lpc1",
+    "lpc2",
+    "lpc3",
+    "lpc4",
 ];
 
 /// Names of the 5 functionals of the F0 group.
@@ -320,9 +410,7 @@ fn segments_rel(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) 
             sum -= x[i - 3];
         }
         let ra = sum / (i + 1).min(3) as f32;
-        let crossing = th
-            .iter()
-            .any(|&t| (ra > t && ra_prev <= t) || (ra < t && ra_prev >= t));
+        let crossing = th.iter().any(|&t| (ra > t && ra_prev <= t) || (ra < t && ra_prev >= t));
         ra_prev = ra;
         if crossing && (i as isize - last) > seg_min {
             if sc.segs.len() < 100 {
@@ -352,9 +440,7 @@ fn times(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
     };
     out.push(rise);
     let left = if n > 2 {
-        let c = (1..n - 1)
-            .filter(|&i| (x[i] - x[i - 1]) < (x[i + 1] - x[i]))
-            .count();
+        let c = (1..n - 1).filter(|&i| (x[i] - x[i - 1]) < (x[i + 1] - x[i])).count();
         (c as f64 / (n - 2) as f64) as f32
     } else {
         0.0
@@ -517,10 +603,8 @@ fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
         let det = s4 * s2 * nf + 2.0 * s3 * s1 * s2 - s2 * s2 * s2 - s3 * s3 * nf - s3 * s4;
         if det != 0.0 {
             a = ((s2 * nf - s3) * si2x + (s1 * s2 - s3 * nf) * six + (s3 * s1 - s2 * s2) * sx) / det;
-            bq = ((s1 * s2 - s3 * nf) * si2x + (s4 * nf - s2 * s2) * six + (s3 * s2 - s4 * s1) * sx)
-                / det;
-            c = ((s3 * s1 - s2 * s2) * si2x + (s3 * s2 - s4 * s1) * six + (s4 * s2 - s3 * s3) * sx)
-                / det;
+            bq = ((s1 * s2 - s3 * nf) * si2x + (s4 * nf - s2 * s2) * six + (s3 * s2 - s4 * s1) * sx) / det;
+            c = ((s3 * s1 - s2 * s2) * si2x + (s3 * s2 - s4 * s1) * six + (s4 * s2 - s3 * s3) * sx) / det;
         } else {
             a = 0.0;
             bq = 0.0;
@@ -702,17 +786,9 @@ fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) {
     let dist_sd = if ndist > 1 { (dev / ndist as f32).sqrt() } else { dev.sqrt() };
     let peak_mean = if k > 0 { psum / k as f32 } else { 0.0 };
     let peak_range = if k > 0 { pmax - pmin } else { 0.0 };
-    let peak_range_rel = if range == 0.0 {
-        peak_range
-    } else {
-        (peak_range / range).abs().clamp(-1.0, 1.0)
-    };
+    let peak_range_rel = if range == 0.0 { peak_range } else { (peak_range / range).abs().clamp(-1.0, 1.0) };
     let peak_mean_rel = if b.mean == 0.0 { 20.0 } else { lim(peak_mean / b.mean, 10.0, 10.0) };
-    let min_range_rel = if nmin == 0 || range == 0.0 {
-        0.0
-    } else {
-        ((mmax - mmin) / range).abs().clamp(-1.0, 1.0)
-    };
+    let min_range_rel = if nmin == 0 || range == 0.0 { 0.0 } else { ((mmax - mmin) / range).abs().clamp(-1.0, 1.0) };
 
     // Slopes.
     let (mut lmax_v, mut lmax_p, mut lmin_v, mut lmin_p) = (x[0], 0usize, x[0], 0usize);

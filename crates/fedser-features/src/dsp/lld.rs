@@ -14,11 +14,8 @@ pub const NRAW20: usize = 3 + NBANDS + 15 + NMFCC;
 
 /// Column names of the raw F20 LLDs, in the order of [`F20Analyzer::frame`] output.
 pub fn raw20_names() -> Vec<String> {
-    let mut v = vec![
-        "pcm_RMSenergy".to_string(),
-        "audspec_lengthL1norm".to_string(),
-        "audspecRasta_lengthL1norm".to_string(),
-    ];
+    let mut v =
+        vec!["pcm_RMSenergy".to_string(), "audspec_lengthL1norm".to_string(), "audspecRasta_lengthL1norm".to_string()];
     for b in 0..NBANDS {
         v.push(format!("audSpec_Rfilt[{b}]"));
     }
@@ -122,8 +119,7 @@ impl F20Analyzer {
             let w = 2.0 * std::f64::consts::PI * fc;
             let w2 = w * w;
             let cc = w2 + 6.3e6;
-            let e = 1e32 * (w2 + 56.8e6) * w2 * w2
-                / (cc * cc * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31));
+            let e = 1e32 * (w2 + 56.8e6) * w2 * w2 / (cc * cc * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31));
             eq[b] = e as f32;
             ln_eq[b] = (eq[b] as f64).ln() as f32;
         }
@@ -132,8 +128,7 @@ impl F20Analyzer {
             .map(|i| {
                 let mut r = [0f32; NBANDS];
                 for (m, v) in r.iter_mut().enumerate() {
-                    *v = (std::f64::consts::PI * (i as f64 / NBANDS as f64) * (m as f64 + 0.5)).cos()
-                        as f32;
+                    *v = (std::f64::consts::PI * (i as f64 / NBANDS as f64) * (m as f64 + 0.5)).cos() as f32;
                 }
                 r
             })
@@ -341,11 +336,7 @@ impl F20Analyzer {
         o[11] = if var > 0.0 && sp > 0.0 { (m4 / (sp * var * var)) as f32 } else { 0.0 };
         // Slope.
         let den = nb * self.slope_s2f - self.slope_sf * self.slope_sf;
-        o[12] = if den != 0.0 {
-            ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32
-        } else {
-            0.0
-        };
+        o[12] = if den != 0.0 { ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32 } else { 0.0 };
         // Sharpness.
         let mut q = 0f32;
         for k in 1..NBINS20 {

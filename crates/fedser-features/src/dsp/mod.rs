@@ -28,24 +28,12 @@ const ALL_NAMES: &str = include_str!("../../data/compare16_names.txt");
 /// 6,373 ComParE_2016 functionals).
 pub fn compare16_names() -> &'static [&'static str] {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        ALL_NAMES
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect()
-    })
+    NAMES.get_or_init(|| ALL_NAMES.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
 }
 
 /// Names of the 6 Nz LLDs (smoothed, `_sma`) in LLD order.
-pub const NZ_SMOOTHED_NAMES: [&str; 6] = [
-    "F0final_sma",
-    "voicingFinalUnclipped_sma",
-    "jitterLocal_sma",
-    "jitterDDP_sma",
-    "shimmerLocal_sma",
-    "logHNR_sma",
-];
+pub const NZ_SMOOTHED_NAMES: [&str; 6] =
+    ["F0final_sma", "voicingFinalUnclipped_sma", "jitterLocal_sma", "jitterDDP_sma", "shimmerLocal_sma", "logHNR_sma"];
 
 /// Names of the 6 Nz delta contours (`_sma_de`) in LLD order.
 pub const NZ_DELTA_NAMES: [&str; 6] = [
@@ -302,9 +290,7 @@ impl Compare16 {
         self.compute_contours(x);
         let n60 = self.c.n60 as isize;
         let n20 = self.c.n20 as isize;
-        let prefix = |v: &Vec<f32>, n: isize| -> std::ops::Range<usize> {
-            0..(n.max(0) as usize).min(v.len())
-        };
+        let prefix = |v: &Vec<f32>, n: isize| -> std::ops::Range<usize> { 0..(n.max(0) as usize).min(v.len()) };
         let mut out = Vec::with_capacity(compare16_names().len());
         let c = &self.c;
         let fs = &mut self.fs;

@@ -80,16 +80,11 @@ impl Shs {
         let lo = 25f64.log2();
         let hi = fmax.log2();
         let v: Vec<f64> = (0..n).map(|i| lo + i as f64 * (hi - lo) / (n - 1) as f64).collect();
-        let khi = v
-            .iter()
-            .map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1))
-            .collect();
+        let khi = v.iter().map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1)).collect();
         let n_oct = (fmax / 25.0).log2();
         let ppo = n as f64 / n_oct;
         let s = ppo * (65.0f64 / 50.0).log2() - 1.0;
-        let aud = (0..n)
-            .map(|i| 0.5 + (3.0 * (i as f64 + 1.0 - s) / ppo).atan() / std::f64::consts::PI)
-            .collect();
+        let aud = (0..n).map(|i| 0.5 + (3.0 * (i as f64 + 1.0 - s) / ppo).atan() / std::f64::consts::PI).collect();
         let ppof = ppo as f32;
         let mut shifts = Vec::new();
         let mut factors = Vec::new();
@@ -182,9 +177,7 @@ impl Shs {
             let vi = self.v[i];
             let a = (x[khi] - vi) / h;
             let b = (vi - x[klo]) / h;
-            let val = a * y[klo]
-                + b * y[khi]
-                + ((a * a * a - a) * y2[klo] + (b * b * b - b) * y2[khi]) * (h * h) / 6.0;
+            let val = a * y[klo] + b * y[khi] + ((a * a * a - a) * y2[klo] + (b * b * b - b) * y2[khi]) * (h * h) / 6.0;
             self.h[i] = if val > 0.0 { (val * self.aud[i]) as f32 } else { 0.0 };
         }
     }
