@@ -17,13 +17,14 @@ F="target/release/fedser --pipeline $PIPE --cache $CACHE -q"
 echo "== fedser bench: $PIPE, $(nproc) cores, $(date -u +%FT%TZ)"
 $F clean >/dev/null
 printf '%-10s %10s %12s %14s %10s\n' stage seconds clips/s "audio x RT" "peak MB"
+clips=0; hours=0
 for stage in synth ingest features partition train report; do
   out=$($F run --until "$stage")
   secs=$(echo "$out" | awk -v s="$stage" '$1==s && $2=="ran" {print $4}')
-  clips=$(echo "$out" | awk '$1=="ingest"' | grep -o 'clips=[0-9]*' | head -1 | cut -d= -f2)
-  [ -z "$clips" ] && clips=$(echo "$out" | awk '$1=="synth"' | grep -o 'clips=[0-9]*' | head -1 | cut -d= -f2)
-  hours=$(echo "$out" | awk '$1=="ingest" || $1=="synth"' | grep -o 'audio_hours=[0-9.]*' | head -1 | cut -d= -f2)
-  mem=$(echo "$out" | grep -o 'peak memory [0-9]* MB' | awk '{print $3}')
+  fig() { echo "$out" | awk -v s="$stage" '$1==s' | grep -o "$1=[0-9.]*" | head -1 | cut -d= -f2 || true; }
+  c=$(fig clips); [ -n "$c" ] && clips=$c
+  h=$(fig audio_hours); [ -n "$h" ] && hours=$h
+  mem=$(echo "$out" | grep -o 'peak memory [0-9]* MB' | awk '{print $3}' || true)
   cps=$(awk -v c="${clips:-0}" -v s="${secs:-0}" 'BEGIN{ if (s>0) printf "%.0f", c/s; else print "-" }')
   rt=$(awk -v h="${hours:-0}" -v s="${secs:-0}" 'BEGIN{ if (s>0) printf "%.0f", h*3600/s; else print "-" }')
   printf '%-10s %10s %12s %14s %10s\n' "$stage" "${secs:--}" "$cps" "$rt" "${mem:--}"

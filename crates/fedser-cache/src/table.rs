@@ -89,6 +89,7 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch, metadata: &[(&str, String
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+        .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(1 << 20))
         .set_key_value_metadata(Some(kv))
         .build();
