@@ -167,9 +167,21 @@ pub fn run(
             Ok((i, v))
         })
         .collect::<Result<_, FeaturesError>>()?;
-    let mut rows = cached;
-    for (i, v) in fresh {
-        rows[i] = Some(v);
+    // Transpose straight into columns (no second copy of the whole table).
+    let n_rows = files.len();
+    let mut columns: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(n_rows)).collect();
+    let mut fresh = fresh.into_iter().peekable();
+    for (i, c) in cached.into_iter().enumerate() {
+        let row = match c {
+            Some(v) => v,
+            None => match fresh.next_if(|(j, _)| *j == i) {
+                Some((_, v)) => v,
+                None => vec![0.0; n],
+            },
+        };
+        for (col, v) in columns.iter_mut().zip(row) {
+            col.push(v);
+        }
     }
     let mut cols: Vec<(String, Column)> = vec![
         ("file".into(), Column::Str(files.clone())),
@@ -182,8 +194,7 @@ pub fn run(
         ("level".into(), Column::Str(table::strings(manifest, &m, "level")?)),
         ("duration_s".into(), Column::F64(table::floats(manifest, &m, "duration_s")?)),
     ];
-    for (j, name) in names.iter().enumerate() {
-        let col: Vec<f32> = rows.iter().map(|r| r.as_ref().map_or(0.0, |v| v[j])).collect();
+    for (name, col) in names.iter().zip(columns) {
         cols.push(((*name).to_owned(), Column::F32(col)));
     }
     let b = table::batch(out, cols)?;
