@@ -7,7 +7,9 @@
 //! 16-bit sample `s` becomes `s / 32767` (so full scale is slightly above
 //! 1.0). Other integer depths are first brought to the 16-bit scale
 //! (`s * 2^15 / 2^(bits-1)`), float samples are multiplied by `32768`, then
-//! divided by 32767. Multichannel audio is averaged to mono.
+//! divided by 32767. Multichannel audio is averaged to mono. Any other
+//! sample rate is resampled to 16 kHz with rubato's FFT resampler (f64,
+//! delay trimmed), so every stage sees 16 kHz mono.
 #![warn(unreachable_pub)]
 
 use std::path::{Path, PathBuf};
@@ -48,15 +50,26 @@ pub enum AudioError {
     /// A sample format the reader does not handle.
     #[error("unsupported sample format: {0}")]
     Unsupported(String),
+    /// Resampling failed.
+    #[error("cannot resample from {rate} Hz: {message}")]
+    Resample {
+        /// Original rate.
+        rate: u32,
+        /// The cause.
+        message: String,
+    },
 }
 
 /// A decoded clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clip {
-    /// Mono samples on openSMILE's 16-bit scale (see the crate docs).
+    /// Mono samples on openSMILE's 16-bit scale (see the crate docs), at
+    /// [`TARGET_RATE`].
     pub samples: Vec<f32>,
-    /// Sample rate of `samples`.
+    /// Sample rate of `samples` (always [`TARGET_RATE`]).
     pub rate: u32,
+    /// Sample rate of the file.
+    pub orig_rate: u32,
     /// Original channel count.
     pub channels: u16,
     /// Original bits per sample.
@@ -139,9 +152,14 @@ pub fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>) -> Result<Clip,
     if samples.is_empty() {
         return Err(AudioError::Empty);
     }
+    if spec.sample_rate == 0 {
+        return Err(AudioError::NotWav("sample rate 0".into()));
+    }
+    let samples = if spec.sample_rate == TARGET_RATE { samples } else { resample(&samples, spec.sample_rate)? };
     Ok(Clip {
         samples,
-        rate: spec.sample_rate,
+        rate: TARGET_RATE,
+        orig_rate: spec.sample_rate,
         channels,
         bits: spec.bits_per_sample,
         format: match spec.sample_format {
@@ -149,6 +167,23 @@ pub fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>) -> Result<Clip,
             hound::SampleFormat::Float => "float",
         },
     })
+}
+
+/// Resamples mono audio to [`TARGET_RATE`] (rubato FFT resampler, f64; the
+/// resampler's delay is trimmed so sample 0 stays sample 0).
+///
+/// # Errors
+/// [`AudioError::Resample`].
+pub fn resample(samples: &[f32], rate: u32) -> Result<Vec<f32>, AudioError> {
+    use rubato::Resampler;
+    let err = |message: String| AudioError::Resample { rate, message };
+    let input: Vec<Vec<f64>> = vec![samples.iter().map(|&x| f64::from(x)).collect()];
+    let adapter = audioadapter_buffers::direct::SequentialSliceOfVecs::new(&input, 1, samples.len())
+        .map_err(|e| err(e.to_string()))?;
+    let mut r = rubato::Fft::<f64>::new(rate as usize, TARGET_RATE as usize, 1024, 1, rubato::FixedSync::Input)
+        .map_err(|e| err(e.to_string()))?;
+    let out = r.process_all(&adapter, samples.len(), None).map_err(|e| err(e.to_string()))?;
+    Ok(out.take_data().into_iter().map(|x| x as f32).collect())
 }
 
 /// Level statistics of a clip (on the 16-bit scale, 1.0 ≈ full scale).
@@ -246,6 +281,80 @@ mod tests {
         std::fs::write(&p, "hello, not audio").unwrap();
         assert!(matches!(read_clip(&p), Err(AudioError::NotWav(_))));
         assert!(matches!(read_clip(&dir.path().join("missing.wav")), Err(AudioError::Unreadable { .. })));
+    }
+
+    fn sine(path: &Path, rate: u32, spec_bits: u16, float: bool, channels: u16, secs: f64) {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: spec_bits,
+            sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        let n = (secs * f64::from(rate)) as usize;
+        for i in 0..n {
+            let x = 0.5 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / f64::from(rate)).sin();
+            for _ in 0..channels {
+                if float {
+                    w.write_sample(x as f32).unwrap();
+                } else {
+                    let full = f64::from((1u32 << (spec_bits - 1)) - 1);
+                    w.write_sample((x * full).round() as i32).unwrap();
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Every accepted format decodes to the same 16 kHz mono signal as the
+    /// 16-bit original (a 440 Hz sine at half scale), within the format's
+    /// quantisation and the resampler's error.
+    #[test]
+    fn formats_rates_and_channels_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let reference = dir.path().join("ref.wav");
+        sine(&reference, 16000, 16, false, 1, 0.5);
+        let r = read_clip(&reference).unwrap();
+        for (rate, bits, float, ch, tol) in [
+            (16000, 8, false, 1, 2e-2),
+            (16000, 24, false, 1, 1e-4),
+            (16000, 32, false, 1, 1e-4),
+            (16000, 32, true, 1, 1e-4),
+            (16000, 16, false, 2, 1e-4),
+            // resampled: rubato trims its delay to whole output samples, so a
+            // sub-sample delay (<= 0.25 sample) remains: at 440 Hz and half
+            // scale that is up to 0.5 * 2 pi * 440 / 16000 * 0.25 = 0.022.
+            (44100, 16, false, 1, 2.5e-2),
+            (8000, 16, false, 1, 2.5e-2),
+        ] {
+            let p = dir.path().join(format!("{rate}-{bits}-{float}-{ch}.wav"));
+            sine(&p, rate, bits, float, ch, 0.5);
+            let c = read_clip(&p).unwrap();
+            assert_eq!((c.rate, c.orig_rate, c.channels, c.bits), (16000, rate, ch, bits));
+            assert!((c.samples.len() as i64 - 8000).abs() <= 1, "{rate} Hz: {} samples", c.samples.len());
+            // compare away from the edges (resampler transients)
+            let err =
+                r.samples[400..7600].iter().zip(&c.samples[400..7600]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(f64::from(err) < tol, "{rate} Hz {bits}-bit float={float} ch={ch}: max error {err}");
+        }
+    }
+
+    #[test]
+    fn nan_samples_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nan.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for i in 0..100 {
+            w.write_sample(if i == 42 { f32::NAN } else { 0.1 }).unwrap();
+        }
+        w.finalize().unwrap();
+        assert!(matches!(read_clip(&p), Err(AudioError::NonFinite(42))));
     }
 
     #[test]

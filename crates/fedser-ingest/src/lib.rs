@@ -28,7 +28,7 @@ pub use demographics::{read_demographics, Demographics, Person};
 pub use params::IngestParams;
 
 /// Recipe version of the ingest stage: bump when the manifest's values change.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Errors that stop ingest (bad individual files never do: they are rejects).
 #[derive(Debug, thiserror::Error)]
@@ -229,9 +229,6 @@ fn check_file(
     let name = ClipName::parse(file).map_err(|e| rej(format!("bad file name: {e}")))?;
     params.check_codes(&name).map_err(|e| rej(format!("bad file name: {e}")))?;
     let clip = fedser_audio::read_clip(&dir.join(file)).map_err(|e| rej(e.to_string()))?;
-    if clip.rate != fedser_audio::TARGET_RATE {
-        return Err(rej(format!("sample rate {} Hz is not supported (16000 Hz required)", clip.rate)));
-    }
     let duration_s = clip.duration_s();
     if duration_s < params.min_duration_s {
         return Err(rej(format!(
@@ -244,7 +241,7 @@ fn check_file(
         levels: fedser_audio::levels(&clip.samples, params.clip_level),
         samples: clip.samples.len(),
         duration_s,
-        clip_rate: clip.rate,
+        clip_rate: clip.orig_rate,
         channels: clip.channels,
         bits: clip.bits,
         format: clip.format,
