@@ -134,8 +134,9 @@ pub(crate) struct Actor {
     pub creak: f64,
     /// Recording noise floor, dBFS (RMS).
     pub noise_db: f64,
-    /// Per-emotion expression: gain on the mean effect and additive offsets.
-    pub expr: Vec<([f64; DIMS], f64)>,
+    /// Per-emotion expression: this actor's mean deviation from neutral for each
+    /// emotion of the params (same order), before level and clip variation.
+    pub expr: Vec<[f64; DIMS]>,
 }
 
 /// Draws all actors for the given parameters (order = actor id).
@@ -178,9 +179,9 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     let hispanic = r.gen::<f64>() < 0.1;
     let agef = f64::from(age);
     let mut f0 = if female {
-        (205.0 + 16.0 * gauss(&mut r)).clamp(165.0, 250.0)
+        (205.0 + 24.0 * gauss(&mut r)).clamp(165.0, 250.0)
     } else {
-        (115.0 + 11.0 * gauss(&mut r)).clamp(88.0, 145.0)
+        (115.0 + 16.5 * gauss(&mut r)).clamp(88.0, 145.0)
     };
     if female && agef > 35.0 {
         f0 -= 0.55 * (agef - 35.0);
@@ -188,40 +189,24 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     if !female && agef > 55.0 {
         f0 += 0.35 * (agef - 55.0);
     }
-    let vtl = if female { 1.17 } else { 1.0 } * (1.0 + 0.035 * gauss(&mut r));
+    let vtl = if female { 1.17 } else { 1.0 } * (1.0 + 0.05 * gauss(&mut r));
     let mut formant_idio = [1.0; 4];
     for f in &mut formant_idio {
-        *f = 1.0 + 0.025 * gauss(&mut r);
+        *f = 1.0 + 0.035 * gauss(&mut r);
     }
     let age_fac = 1.0 + 0.012 * (agef - 20.0);
-    let breath = (if female { 0.10 } else { 0.06 }) * (0.35 * gauss(&mut r)).exp();
-    let jitter = 0.007 * age_fac * (0.3 * gauss(&mut r)).exp();
-    let shimmer = 0.045 * age_fac * (0.3 * gauss(&mut r)).exp();
-    let rate = (0.09 * gauss(&mut r)).exp();
+    let breath = (if female { 0.10 } else { 0.06 }) * (0.5 * gauss(&mut r)).exp();
+    let jitter = 0.007 * age_fac * (0.45 * gauss(&mut r)).exp();
+    let shimmer = 0.045 * age_fac * (0.45 * gauss(&mut r)).exp();
+    let rate = (0.135 * gauss(&mut r)).exp();
     let loud_db = 2.5 * gauss(&mut r);
-    let tilt = 0.5 * gauss(&mut r);
-    let range = (0.2 * gauss(&mut r)).exp();
+    let tilt = 0.75 * gauss(&mut r);
+    let range = (0.3 * gauss(&mut r)).exp();
     let creak = (if female { 0.005 } else { 0.015 }) * (0.6 * gauss(&mut r)).exp();
     let noise_db = -56.0 + 3.0 * gauss(&mut r);
 
-    // Each actor's own way of expressing each emotion: a global gain on the mean
-    // effect (sd 0.5) plus per-dimension offsets (sd ~55% of the effect size).
-    let expr = emotions
-        .iter()
-        .map(|e| {
-            let mut er = ChaCha8Rng::seed_from_u64(hash_parts(seed, &["expr", &ids, e]));
-            let eff = emotion_effect(e);
-            if e == "NEU" {
-                return ([0.0; DIMS], 1.0);
-            }
-            let gain = (1.0 + 0.5 * gauss(&mut er)).max(0.15);
-            let mut off = [0.0; DIMS];
-            for d in 0..DIMS {
-                off[d] = (0.55 * eff[d].abs() + 0.4 * SCALE[d]) * gauss(&mut er);
-            }
-            (off, gain)
-        })
-        .collect();
+    // Each actor's own way of expressing each emotion (see [`expression`]).
+    let expr = expression(seed, &ids, emotions);
 
     Actor {
         id,
@@ -245,8 +230,72 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     }
 }
 
-/// The emotional deviation vector of one clip: level x clip intensity x
-/// (actor gain x mean effect + actor offsets) + clip noise.
+/// Spread of the actor's channel preferences (log factor shared by all emotions).
+const STYLE_SD: f64 = 0.9;
+/// Spread of the per-emotion, per-channel weights (log factor).
+const WEIGHT_SD: f64 = 0.7;
+/// Range of the combined channel weight (keeps the log-normal tails plausible).
+const W_MIN: f64 = 0.25;
+const W_MAX: f64 = 2.5;
+/// Probability that an actor barely uses a channel for an emotion.
+const P_MUTE: f64 = 0.2;
+/// Gain spread of an emotion as a whole.
+const GAIN_SD: f64 = 0.35;
+/// Probability that an actor barely expresses an emotion as a whole.
+const P_FLAT: f64 = 0.1;
+/// Actor offsets: fraction of the effect size plus fraction of the natural scale.
+const OFF_EFF: f64 = 0.5;
+const OFF_SCALE: f64 = 4.0;
+/// Per-dimension factor on the scale part of the offsets: loudness (the most reliable
+/// arousal cue) is offset less, so anger stays louder than sadness for nearly every
+/// actor.
+const OFF_DIM: [f64; DIMS] = [1.0, 1.0, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+/// Clip variation: intensity spread, noise as fraction of effect and of scale.
+const CLIP_INTENSITY_SD: f64 = 0.15;
+const CLIP_EFF: f64 = 0.1;
+const CLIP_SCALE: f64 = 0.3;
+
+/// Each actor's own, consistent way of expressing each emotion: the mean effect,
+/// reweighted per channel by the actor's style (some actors show emotion mostly in
+/// loudness, others in pitch or voice quality) and by emotion-specific weights (a
+/// channel may be barely used), scaled by a per-emotion gain (an emotion may be barely
+/// expressed at all) plus actor-specific offsets, also in channels the emotion does
+/// not usually move.
+fn expression(seed: u64, ids: &str, emotions: &[String]) -> Vec<[f64; DIMS]> {
+    let mut sr = ChaCha8Rng::seed_from_u64(hash_parts(seed, &["style", ids]));
+    let mut style = [1.0; DIMS];
+    for s in &mut style {
+        *s = (STYLE_SD * gauss(&mut sr)).exp();
+    }
+    emotions
+        .iter()
+        .map(|e| {
+            if e == "NEU" {
+                return [0.0; DIMS];
+            }
+            let mut er = ChaCha8Rng::seed_from_u64(hash_parts(seed, &["expr", ids, e]));
+            let eff = emotion_effect(e);
+            let mut gain = (1.0 + GAIN_SD * gauss(&mut er)).max(0.2);
+            if er.gen::<f64>() < P_FLAT {
+                gain *= 0.35;
+            }
+            let mut out = [0.0; DIMS];
+            for d in 0..DIMS {
+                let mut w = (style[d] * (WEIGHT_SD * gauss(&mut er)).exp()).clamp(W_MIN, W_MAX);
+                if er.gen::<f64>() < P_MUTE {
+                    w *= 0.15;
+                }
+                let off =
+                    (OFF_EFF * eff[d].abs() + OFF_SCALE * OFF_DIM[d] * SCALE[d]) * gauss(&mut er);
+                out[d] = gain * w * eff[d] + off;
+            }
+            out
+        })
+        .collect()
+}
+
+/// The emotional deviation vector of one clip: level x clip intensity x the actor's
+/// expression of the emotion + clip noise.
 pub(crate) fn clip_deviation<R: Rng>(
     actor: &Actor,
     emotion_idx: usize,
@@ -255,17 +304,13 @@ pub(crate) fn clip_deviation<R: Rng>(
     rng: &mut R,
 ) -> [f64; DIMS] {
     let eff = emotion_effect(emotion);
-    let (off, gain) = actor
-        .expr
-        .get(emotion_idx)
-        .copied()
-        .unwrap_or(([0.0; DIMS], 1.0));
+    let mean = actor.expr.get(emotion_idx).copied().unwrap_or([0.0; DIMS]);
     let lvl = level_gain(level);
-    let intensity = (1.0 + 0.3 * gauss(rng)).max(0.1);
+    let intensity = (1.0 + CLIP_INTENSITY_SD * gauss(rng)).max(0.1);
     let mut out = [0.0; DIMS];
     for d in 0..DIMS {
-        let noise = (0.35 * eff[d].abs() + SCALE[d]) * gauss(rng);
-        out[d] = lvl * intensity * (gain * eff[d] + off[d]) + noise;
+        let noise = (CLIP_EFF * eff[d].abs() + CLIP_SCALE * SCALE[d]) * gauss(rng);
+        out[d] = lvl * intensity * mean[d] + noise;
     }
     out
 }

@@ -169,7 +169,7 @@ pub(crate) fn render<R: Rng>(
     rng: &mut R,
 ) -> Clip {
     // ---------------------------------------------------------------- timing
-    let rate = (actor.rate * dev[dim::RATE].exp()).clamp(0.5, 2.0);
+    let rate = (actor.rate * dev[dim::RATE].exp()).clamp(0.65, 1.8);
     let pause_p = (0.10 * (-3.0 * dev[dim::RATE]).exp()).clamp(0.0, 0.5);
     let last_word = tpl.last().map_or(0, |p| p.word);
     let mut segs: Vec<Seg> = Vec::with_capacity(tpl.len() + 8);
@@ -492,10 +492,22 @@ pub(crate) fn render<R: Rng>(
         *s = y;
         peak = peak.max(y.abs());
     }
+    // Level: the active-speech RMS follows the actor's and the emotion's loudness
+    // (so the loudness cue is not undone by crest-factor differences between voice
+    // qualities), then the peak is kept within -13..-1 dBFS.
     let loud = actor.loud_db + dev[dim::LOUD];
-    let peak_db = (-7.5 + 0.45 * loud).clamp(-12.0, -3.0);
-    let gain = if peak > 0.0 {
-        10f64.powf(peak_db / 20.0) / peak
+    let rms_db = (-23.0 + 0.45 * loud).clamp(-31.0, -16.0);
+    let a0 = ((lead * FS) as usize).min(out.len());
+    let a1 = (((lead + speech) * FS) as usize).clamp(a0, out.len());
+    let speech_rms = if a1 > a0 {
+        (out[a0..a1].iter().map(|v| v * v).sum::<f64>() / (a1 - a0) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let gain = if peak > 0.0 && speech_rms > 0.0 {
+        let g = 10f64.powf(rms_db / 20.0) / speech_rms;
+        let peak_db = 20.0 * (g * peak).log10();
+        g * 10f64.powf((peak_db.clamp(-13.0, -1.0) - peak_db) / 20.0)
     } else {
         0.0
     };

@@ -15,6 +15,7 @@
 #![warn(unreachable_pub)]
 
 mod data;
+mod kernel;
 mod model;
 pub mod softmax;
 

@@ -13,13 +13,22 @@
 //! standardised features are `(x_g - m) / s`, so the logits are
 //! `x_g V + c` with `V = W / s` (row-wise) and `c = b - m V`, and the
 //! gradient is `dW = (x_gᵀ G - m (1ᵀG)) / s`. This is exactly the model fit
-//! on per-fold standardised data, evaluated in blocks of rows with
-//! `ndarray`'s matrix products (matrixmultiply, runtime AVX/FMA dispatch).
+//! on per-fold standardised data.
+//!
+//! The objective is evaluated in blocks of [`BLOCK`] rows by a fused kernel
+//! (`kernel.rs`: explicit SIMD with runtime AVX2/FMA dispatch through
+//! `pulp`) that reads the training rows of `x_g` in place, computes the `k`
+//! logits of each row as simultaneous dot products with `Vᵀ`, and adds
+//! `g_q x_i` into `GVᵀ` right after the softmax, while the rows are still in
+//! cache; the block's f32 gradient is then added into an f64 sum.
 //!
 //! Deterministic: block order and all reductions are fixed; no threads
-//! inside a fit.
+//! inside a fit. (Results depend on the SIMD width picked at run time, so
+//! they can differ in the last bits between CPUs, never between runs.)
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use crate::kernel;
 
 const BLOCK: usize = 256;
 
@@ -92,23 +101,46 @@ impl SoftmaxModel {
 }
 
 struct Problem<'a> {
-    x: &'a Array2<f32>,
+    /// `x_g`, row-major, `d` columns.
+    x: &'a [f32],
+    d: usize,
     rows: &'a [usize],
     y: &'a [usize],
     k: usize,
     mean: &'a [f32],
     scale: &'a [f32],
     alpha: f64,
+    arch: pulp::Arch,
 }
 
-impl Problem<'_> {
+impl<'a> Problem<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        x: &'a [f32],
+        d: usize,
+        rows: &'a [usize],
+        y: &'a [usize],
+        k: usize,
+        mean: &'a [f32],
+        scale: &'a [f32],
+        alpha: f64,
+    ) -> Self {
+        assert_eq!(x.len() % d.max(1), 0);
+        Self { x, d, rows, y, k, mean, scale, alpha, arch: pulp::Arch::new() }
+    }
+
     /// Objective and gradient at `theta = [W (d*k row-major), b (k)]`.
-    fn eval(&self, theta: &[f64], grad: &mut [f64], buf: &mut Array2<f32>) -> f64 {
-        let d = self.x.ncols();
+    ///
+    /// Blocks of [`BLOCK`] rows: logits `x_i V + c` and the gradient
+    /// `x_iᵀ g_i` by the fused kernel (f32, fixed order), block sums of the
+    /// gradient added in f64.
+    fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let d = self.d;
         let k = self.k;
         let n = self.rows.len() as f64;
-        // V = W / s, c = b - m V
-        let mut v = Array2::<f32>::zeros((d, k));
+        // Vᵀ = (W / s)ᵀ (rows of stride dp, zero padded), c = b - m V
+        let dp = kernel::stride(d);
+        let mut vt = vec![0f32; k * dp];
         let mut c = vec![0f64; k];
         c.copy_from_slice(&theta[d * k..]);
         for j in 0..d {
@@ -116,44 +148,40 @@ impl Problem<'_> {
             let mj = f64::from(self.mean[j]);
             for q in 0..k {
                 let vjq = theta[j * k + q] / sj;
-                v[[j, q]] = vjq as f32;
+                vt[q * dp + j] = vjq as f32;
                 c[q] -= mj * vjq;
             }
         }
-        let c32: Array1<f32> = c.iter().map(|&x| x as f32).collect();
-        let mut gv = Array2::<f32>::zeros((d, k));
-        let mut gv64 = vec![0f64; d * k];
+        let c32: Vec<f32> = c.iter().map(|&x| x as f32).collect();
+        let mut gvt = vec![0f32; k * dp];
+        let mut gvt64 = vec![0f64; k * dp];
         let mut gc = vec![0f64; k];
         let mut loss = 0f64;
         for chunk in self.rows.chunks(BLOCK) {
-            let mut blk = buf.slice_axis_mut(Axis(0), ndarray::Slice::from(0..chunk.len()));
-            for (i, &r) in chunk.iter().enumerate() {
-                blk.row_mut(i).assign(&self.x.row(r));
-            }
-            let mut z = blk.dot(&v);
-            z += &c32;
-            // softmax, loss, G = (P - Y) / n
-            for (i, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+            gvt.fill(0.0);
+            let softmax = |i: usize, z: &mut [f32]| {
                 let yi = self.y[chunk[i]];
-                let mx = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let mut mx = f32::NEG_INFINITY;
+                for (e, &cq) in z.iter_mut().zip(&c32) {
+                    *e += cq;
+                    mx = mx.max(*e);
+                }
                 let mut sum = 0f64;
-                for e in row.iter_mut() {
+                for e in z.iter_mut() {
                     let ex = f64::from(*e - mx).exp();
                     sum += ex;
                     *e = ex as f32;
                 }
-                let zy = row[yi];
-                loss -= (f64::from(zy) / sum).max(1e-300).ln();
-                for (q, e) in row.iter_mut().enumerate() {
+                loss -= (f64::from(z[yi]) / sum).max(1e-300).ln();
+                for (q, e) in z.iter_mut().enumerate() {
                     let p = f64::from(*e) / sum;
                     let g = (p - if q == yi { 1.0 } else { 0.0 }) / n;
                     gc[q] += g;
                     *e = g as f32;
                 }
-            }
-            // gv += blkᵀ z  (accumulated in f32 per block, f64 across blocks)
-            ndarray::linalg::general_mat_mul(1.0, &blk.t(), &z, 0.0, &mut gv);
-            for (acc, &g) in gv64.iter_mut().zip(gv.iter()) {
+            };
+            kernel::BlockEval { x: self.x, d, rows: chunk, vt: &vt, k, gvt: &mut gvt, softmax }.run(self.arch);
+            for (acc, &g) in gvt64.iter_mut().zip(&gvt) {
                 *acc += f64::from(g);
             }
         }
@@ -165,7 +193,7 @@ impl Problem<'_> {
             for q in 0..k {
                 let w = theta[j * k + q];
                 reg += w * w;
-                grad[j * k + q] = (gv64[j * k + q] - mj * gc[q]) / sj + a_n * w;
+                grad[j * k + q] = (gvt64[q * dp + j] - mj * gc[q]) / sj + a_n * w;
             }
         }
         grad[d * k..].copy_from_slice(&gc);
@@ -201,7 +229,8 @@ pub fn fit(
     let d = x.ncols();
     assert_eq!(mean.len(), d);
     assert_eq!(scale.len(), d);
-    let p = Problem { x, rows, y, k, mean, scale, alpha: cfg.alpha };
+    let xs = x.as_standard_layout();
+    let p = Problem::new(xs.as_slice().expect("standard layout"), d, rows, y, k, mean, scale, cfg.alpha);
     let dim = d * k + k;
     let mut theta = vec![0f64; dim];
     if let Some((w, b)) = init {
@@ -212,9 +241,8 @@ pub fn fit(
         }
         theta[d * k..].copy_from_slice(b.as_slice().unwrap_or(&vec![0.0; k]));
     }
-    let mut buf = Array2::<f32>::zeros((BLOCK.min(rows.len().max(1)), d));
     let mut g = vec![0f64; dim];
-    let mut f = p.eval(&theta, &mut g, &mut buf);
+    let mut f = p.eval(&theta, &mut g);
     let mut evals = 1;
     let mut s_hist: Vec<Vec<f64>> = Vec::new();
     let mut y_hist: Vec<Vec<f64>> = Vec::new();
@@ -267,7 +295,7 @@ pub fn fit(
             for j in 0..dim {
                 new_theta[j] = theta[j] - step * q[j];
             }
-            let nf = p.eval(&new_theta, &mut new_g, &mut buf);
+            let nf = p.eval(&new_theta, &mut new_g);
             evals += 1;
             if nf.is_finite() && nf <= f + 1e-4 * step * slope {
                 let sv: Vec<f64> = (0..dim).map(|j| new_theta[j] - theta[j]).collect();
@@ -319,6 +347,186 @@ pub fn fit(
 mod tests {
     use super::*;
 
+    /// Deterministic uniform numbers in `[-0.5, 0.5)`.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f32 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        }
+    }
+
+    /// The objective and gradient straight from the documented formula, in
+    /// f64, on explicitly standardised rows, one row at a time.
+    fn eval_scalar(p: &Problem<'_>, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let (d, k) = (p.d, p.k);
+        let n = p.rows.len() as f64;
+        grad.fill(0.0);
+        let mut loss = 0.0;
+        for &r in p.rows {
+            let xr: Vec<f64> = (0..d)
+                .map(|j| (f64::from(p.x[r * d + j]) - f64::from(p.mean[j])) / f64::from(p.scale[j]))
+                .collect();
+            let z: Vec<f64> = (0..k).map(|q| theta[d * k + q] + (0..d).map(|j| xr[j] * theta[j * k + q]).sum::<f64>()).collect();
+            let mx = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            let sum: f64 = z.iter().map(|&zq| (zq - mx).exp()).sum();
+            let y = p.y[r];
+            loss -= z[y] - mx - sum.ln();
+            for q in 0..k {
+                let g = (z[q] - mx).exp() / sum - if q == y { 1.0 } else { 0.0 };
+                for j in 0..d {
+                    grad[j * k + q] += g * xr[j] / n;
+                }
+                grad[d * k + q] += g / n;
+            }
+        }
+        let a_n = p.alpha / n;
+        let mut reg = 0.0;
+        for i in 0..d * k {
+            reg += theta[i] * theta[i];
+            grad[i] += a_n * theta[i];
+        }
+        loss / n + 0.5 * a_n * reg
+    }
+
+    /// The previous implementation of [`Problem::eval`]: rows gathered into a
+    /// block buffer, logits and gradient by ndarray's (matrixmultiply's)
+    /// matrix products. Kept for comparison and timing.
+    fn eval_reference(p: &Problem<'_>, theta: &[f64], grad: &mut [f64], buf: &mut Array2<f32>) -> f64 {
+        let d = p.d;
+        let k = p.k;
+        let n = p.rows.len() as f64;
+        let x = ArrayView2::from_shape((p.x.len() / d, d), p.x).unwrap();
+        let mut v = Array2::<f32>::zeros((d, k));
+        let mut c = vec![0f64; k];
+        c.copy_from_slice(&theta[d * k..]);
+        for j in 0..d {
+            let sj = f64::from(p.scale[j]);
+            let mj = f64::from(p.mean[j]);
+            for q in 0..k {
+                let vjq = theta[j * k + q] / sj;
+                v[[j, q]] = vjq as f32;
+                c[q] -= mj * vjq;
+            }
+        }
+        let c32: Array1<f32> = c.iter().map(|&x| x as f32).collect();
+        let mut gv = Array2::<f32>::zeros((d, k));
+        let mut gv64 = vec![0f64; d * k];
+        let mut gc = vec![0f64; k];
+        let mut loss = 0f64;
+        for chunk in p.rows.chunks(BLOCK) {
+            let mut blk = buf.slice_axis_mut(Axis(0), ndarray::Slice::from(0..chunk.len()));
+            for (i, &r) in chunk.iter().enumerate() {
+                blk.row_mut(i).assign(&x.row(r));
+            }
+            let mut z = blk.dot(&v);
+            z += &c32;
+            for (i, mut row) in z.axis_iter_mut(Axis(0)).enumerate() {
+                let yi = p.y[chunk[i]];
+                let mx = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let mut sum = 0f64;
+                for e in row.iter_mut() {
+                    let ex = f64::from(*e - mx).exp();
+                    sum += ex;
+                    *e = ex as f32;
+                }
+                let zy = row[yi];
+                loss -= (f64::from(zy) / sum).max(1e-300).ln();
+                for (q, e) in row.iter_mut().enumerate() {
+                    let pr = f64::from(*e) / sum;
+                    let g = (pr - if q == yi { 1.0 } else { 0.0 }) / n;
+                    gc[q] += g;
+                    *e = g as f32;
+                }
+            }
+            ndarray::linalg::general_mat_mul(1.0, &blk.t(), &z, 0.0, &mut gv);
+            for (acc, &g) in gv64.iter_mut().zip(gv.iter()) {
+                *acc += f64::from(g);
+            }
+        }
+        let mut reg = 0f64;
+        let a_n = p.alpha / n;
+        for j in 0..d {
+            let sj = f64::from(p.scale[j]);
+            let mj = f64::from(p.mean[j]);
+            for q in 0..k {
+                let w = theta[j * k + q];
+                reg += w * w;
+                grad[j * k + q] = (gv64[j * k + q] - mj * gc[q]) / sj + a_n * w;
+            }
+        }
+        grad[d * k..].copy_from_slice(&gc);
+        loss / n + 0.5 * a_n * reg
+    }
+
+    /// Max-abs difference relative to the max-abs reference value.
+    fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+        let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs()));
+        diff / max_abs(b).max(1e-30)
+    }
+
+    /// The fused SIMD eval equals the straightforward f64 formula on random
+    /// data: several `d` (below, above and not a multiple of the SIMD width),
+    /// several `k` (including more classes than one register tile), rows as a
+    /// shuffled index list with repeats and as a contiguous range, more rows
+    /// than one block and a row count not a multiple of the row group.
+    #[test]
+    fn eval_matches_scalar_reference() {
+        let mut rng = Lcg(987654321);
+        let n_all = 600;
+        for &(d, k) in &[(1usize, 2usize), (7, 3), (37, 6), (133, 7), (64, 13), (301, 6)] {
+            let x: Vec<f32> = (0..n_all * d).map(|_| 3.0 * rng.next() + 0.5).collect();
+            let y: Vec<usize> = (0..n_all).map(|i| (i * 5 + i / 7) % k).collect();
+            let mean: Vec<f32> = (0..d).map(|_| rng.next()).collect();
+            let scale: Vec<f32> = (0..d).map(|_| 0.5 + rng.next().abs() * 2.0).collect();
+            let theta: Vec<f64> = (0..d * k + k).map(|_| f64::from(rng.next()) * 0.4).collect();
+            let contiguous: Vec<usize> = (3..n_all - 20).collect();
+            let mut scattered: Vec<usize> = (0..n_all).filter(|i| i % 3 != 1).collect();
+            for i in (1..scattered.len()).rev() {
+                let j = ((rng.next() + 0.5) * (i + 1) as f32) as usize % (i + 1);
+                scattered.swap(i, j);
+            }
+            scattered.extend([4, 4, 17, 599]);
+            for rows in [&contiguous, &scattered] {
+                let p = Problem::new(&x, d, rows, &y, k, &mean, &scale, 0.3);
+                let mut g = vec![0.0; d * k + k];
+                let mut g_ref = vec![0.0; d * k + k];
+                let f = p.eval(&theta, &mut g);
+                let f_ref = eval_scalar(&p, &theta, &mut g_ref);
+                assert!((f - f_ref).abs() <= 1e-5 * f_ref.abs(), "d={d} k={k}: loss {f} vs {f_ref}");
+                let e = rel_diff(&g, &g_ref);
+                assert!(e <= 1e-5, "d={d} k={k}: gradient rel. error {e}");
+                // and the previous ndarray implementation
+                let mut buf = Array2::<f32>::zeros((BLOCK, d));
+                let mut g_old = vec![0.0; d * k + k];
+                let f_old = eval_reference(&p, &theta, &mut g_old, &mut buf);
+                assert!((f - f_old).abs() <= 1e-5 * f_old.abs(), "d={d} k={k}: loss {f} vs old {f_old}");
+                assert!(rel_diff(&g, &g_old) <= 1e-5, "d={d} k={k}: gradient vs old");
+                // bit-identical when repeated
+                let mut g2 = vec![0.0; d * k + k];
+                assert_eq!(p.eval(&theta, &mut g2).to_bits(), f.to_bits());
+                assert!(g2.iter().zip(&g).all(|(a, b)| a.to_bits() == b.to_bits()));
+                // the scalar (no SIMD) path of the kernel
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let mut p = Problem::new(&x, d, rows, &y, k, &mean, &scale, 0.3);
+                    p.arch = pulp::Arch::Scalar;
+                    let f_s = p.eval(&theta, &mut g2);
+                    assert!((f_s - f_ref).abs() <= 1e-5 * f_ref.abs(), "scalar path d={d} k={k}: loss {f_s} vs {f_ref}");
+                    assert!(rel_diff(&g2, &g_ref) <= 1e-5, "scalar path d={d} k={k}: gradient");
+                }
+            }
+        }
+        // no features at all: uniform probabilities
+        let y = [0usize, 2, 1];
+        let p = Problem::new(&[], 0, &[0, 1, 2], &y, 3, &[], &[], 1.0);
+        let mut g = vec![1.0; 3];
+        let f = p.eval(&[0.0; 3], &mut g);
+        assert!((f - 3f64.ln()).abs() < 1e-6, "{f}");
+        assert!(g.iter().all(|gq| gq.abs() < 1e-7), "{g:?}");
+    }
+
     /// Three Gaussian blobs; the fit must separate them and its gradient
     /// must vanish (first-order optimality of the stated objective).
     #[test]
@@ -349,11 +557,11 @@ mod tests {
         let acc = pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / 90.0;
         assert!(acc > 0.9, "accuracy {acc}");
         // numerical gradient check at a random point
-        let p = Problem { x: &x, rows: &rows, y: &y, k: 3, mean: &mean, scale: &[2.0, 0.5, 1.0], alpha: 0.7 };
+        let xs = x.as_slice().unwrap();
+        let p = Problem::new(xs, 3, &rows, &y, 3, &mean, &[2.0, 0.5, 1.0], 0.7);
         let theta: Vec<f64> = (0..12).map(|i| (i as f64 * 0.37).sin() * 0.3).collect();
         let mut g = vec![0.0; 12];
-        let mut buf = Array2::<f32>::zeros((90, 3));
-        p.eval(&theta, &mut g, &mut buf);
+        p.eval(&theta, &mut g);
         for i in 0..12 {
             let h = 1e-3;
             let mut tp = theta.clone();
@@ -361,7 +569,7 @@ mod tests {
             let mut tm = theta.clone();
             tm[i] -= h;
             let mut dummy = vec![0.0; 12];
-            let num = (p.eval(&tp, &mut dummy, &mut buf) - p.eval(&tm, &mut dummy, &mut buf)) / (2.0 * h);
+            let num = (p.eval(&tp, &mut dummy) - p.eval(&tm, &mut dummy)) / (2.0 * h);
             assert!((num - g[i]).abs() < 2e-4, "grad[{i}] analytic {} numeric {num}", g[i]);
         }
     }
@@ -391,5 +599,81 @@ mod tests {
         }
         let all: Vec<usize> = (0..60).collect();
         assert_eq!(folded.predict_rows(&x, &all), explicit.predict_rows(&xs, &all));
+    }
+    /// Timing of `fit` at full size (n = 7,000, d = 6,373, k = 6, 20
+    /// iterations). Run with
+    /// `cargo test -p fedser-train --release -- --ignored --nocapture bench_fit`.
+    #[test]
+    #[ignore = "timing, run by hand"]
+    fn bench_fit() {
+        let (n, d, k) = (7000usize, 6373usize, 6usize);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let y: Vec<usize> = (0..n).map(|i| (i * 7 + i / 13) % k).collect();
+        let mut x = Array2::<f32>::zeros((n, d));
+        for i in 0..n {
+            for j in 0..d {
+                x[[i, j]] = rnd() * 2.0 + if j % k == y[i] { 0.3 } else { 0.0 };
+            }
+        }
+        // a fold-like row list: all rows but one contiguous "actor" block
+        let rows: Vec<usize> = (0..n).filter(|&r| !(3000..3600).contains(&r)).collect();
+        let mean = vec![0.01f32; d];
+        let scale = vec![1.1f32; d];
+        // single evaluations: previous implementation vs the fused kernel
+        let xs = x.as_slice().unwrap();
+        let p = Problem::new(xs, d, &rows, &y, k, &mean, &scale, 1.0);
+        let theta: Vec<f64> = (0..d * k + k).map(|_| f64::from(rnd()) * 0.02).collect();
+        let mut g = vec![0.0; d * k + k];
+        let mut g_old = vec![0.0; d * k + k];
+        let mut buf = Array2::<f32>::zeros((BLOCK, d));
+        // on-CPU time of this thread (Linux), less sensitive to a busy machine
+        let cpu = || -> f64 {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|t| t.parse::<f64>().ok()))
+                .map_or(f64::NAN, |ns| ns * 1e-9)
+        };
+        let reps = 10;
+        let (mut wall_old, mut wall_new, mut cpu_old, mut cpu_new) = (0.0, 0.0, 0.0, 0.0);
+        for _ in 0..reps {
+            let (t, c) = (std::time::Instant::now(), cpu());
+            eval_reference(&p, &theta, &mut g_old, &mut buf);
+            wall_old += t.elapsed().as_secs_f64();
+            cpu_old += cpu() - c;
+            let (t, c) = (std::time::Instant::now(), cpu());
+            p.eval(&theta, &mut g);
+            wall_new += t.elapsed().as_secs_f64();
+            cpu_new += cpu() - c;
+        }
+        let r = f64::from(reps);
+        println!(
+            "bench_eval: previous {:.1} ms/eval wall ({:.1} evals/s), {:.1} ms CPU; fused {:.1} ms/eval wall ({:.1} evals/s), {:.1} ms CPU; speed-up {:.2}x wall, {:.2}x CPU; grad rel. diff {:.1e}",
+            1e3 * wall_old / r,
+            r / wall_old,
+            1e3 * cpu_old / r,
+            1e3 * wall_new / r,
+            r / wall_new,
+            1e3 * cpu_new / r,
+            wall_old / wall_new,
+            cpu_old / cpu_new,
+            rel_diff(&g, &g_old)
+        );
+        let cfg = SoftmaxConfig { alpha: 1.0, max_iterations: 20, tolerance: 0.0, memory: 10 };
+        let t = std::time::Instant::now();
+        let m = fit(&x, &rows, &y, k, &mean, &scale, &cfg, None);
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "bench_fit: n={} d={d} k={k}: {} iterations, {} evals in {secs:.3} s = {:.2} evals/s ({:.1} ms/eval), grad {:.3e}",
+            rows.len(),
+            m.iterations,
+            m.evaluations,
+            m.evaluations as f64 / secs,
+            1e3 * secs / m.evaluations as f64,
+            m.gradient
+        );
     }
 }
