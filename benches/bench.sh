@@ -7,6 +7,7 @@
 #   BENCH_CACHE     cache folder (default cache/bench)
 #   SK_FOLDS        LOSO folds scikit-learn is timed on (default 4)
 #   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
+#   BENCH_FEATURES_J1=0  skip the single-thread feature extraction run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
@@ -33,10 +34,12 @@ done
 t0=$(date +%s.%N); $F run >/dev/null; t1=$(date +%s.%N)
 echo "no-op rerun: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') s"
 
-echo "== features, single thread (-j 1), per-clip cache cleared"
-rm -rf "$CACHE/features"
-out=$($F -j 1 run --until features --force features)
-echo "$out" | awk '$1=="features"'
+if [ "${BENCH_FEATURES_J1:-1}" = "1" ]; then
+  echo "== features, single thread (-j 1), per-clip cache cleared"
+  rm -rf "$CACHE/features"
+  out=$($F -j 1 run --until features --force features)
+  echo "$out" | awk '$1=="features"'
+fi
 echo "== centralized LOSO, single thread (-j 1)"
 $F -j 1 run --until train --force train >/dev/null
 python3 - "$CACHE/train/experiments.json" <<'PY'
