@@ -2,6 +2,8 @@
 //! in `/work/shared/spec` (spec section 10). These tests fail (never skip)
 //! if the reference folder is missing.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -180,35 +182,10 @@ fn check_lld(wav: &str, refname: &str) {
     rep.finish(&format!("smoothed+delta {refname}"));
 }
 
-/// Tolerance for a functional by name (spec section 9): 1e-4 relative plus
-/// an absolute floor of 1e-5 in the functional's natural scale, i.e. the
-/// reference range of the contour for value-valued functionals (percentiles
-/// and means of a contour crossing zero inherit the contour's absolute LLD
-/// error, not a relative one), range x 100 for per-second slopes, and 1 for
-/// dimensionless ones (positions, times, moments, normalised regression).
+/// Tolerance for a functional by name: see [`common::functional_tolerance`].
 fn func_tol(name: &str, want: &HashMap<String, f64>) -> Tol {
-    let (contour, f) = name.rsplit_once('_').unwrap_or(("", name));
-    let range = want.get(&format!("{contour}_range")).copied().unwrap_or(1.0).abs();
-    let scale = match f {
-        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3" | "percentile1.0"
-        | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean" | "posamean" | "peakRangeAbs"
-        | "peakMeanAbs" | "peakMeanMeanDist" => range,
-        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => range * 100.0,
-        _ => 1.0,
-    };
-    if f.starts_with("lpc") || f == "lpgain" {
-        // Float autocorrelation + Levinson on smooth contours is ill-conditioned:
-        // the ~1e-7 relative LLD differences caused by openSMILE's float FFT grow
-        // to 1e-3..1e-2 relative (spec section 9). Exactness of the LPC itself is
-        // checked on openSMILE's own contours (functionals_on_reference_contours_*).
-        let gain_scale = if f == "lpgain" { range * range } else { 1.0 };
-        Tol { rel: 2e-2, abs: 1e-3 * gain_scale }
-    } else if f == "flatness" {
-        // Geometric mean of logs of values close to 0 amplifies LLD noise.
-        Tol { rel: 1e-3, abs: 1e-5 }
-    } else {
-        Tol { rel: 1e-4, abs: 1e-5 * scale }
-    }
+    let (rel, abs) = common::functional_tolerance(name, |k| want.get(k).copied());
+    Tol { rel, abs }
 }
 
 fn check_functionals(wav: &str, refname: &str) {

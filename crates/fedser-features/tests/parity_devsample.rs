@@ -3,6 +3,8 @@
 //! (`/work/shared/data/dev-sample-opensmile/compare16.parquet`, produced by
 //! the `opensmile` Python package from `/work/shared/data/dev-sample/AudioWAV`).
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
@@ -28,29 +30,9 @@ fn read_wav(p: &std::path::Path) -> Vec<f32> {
     r.samples::<i16>().map(|s| (s.expect("wav sample") as f64 / 32767.0) as f32).collect()
 }
 
-/// Same rule as `parity_compare16.rs::func_tol` (spec section 9): 1e-4
-/// relative plus 1e-5 of the functional's natural scale (contour range for
-/// value-valued functionals, range x 100 for slopes, 1 otherwise); LPC and
-/// flatness looser because they are ill-conditioned.
+/// The tolerance rule of spec section 9, shared with `parity_compare16.rs`.
 fn tol(name: &str, want: &HashMap<&str, f64>) -> (f64, f64) {
-    let (contour, f) = name.rsplit_once('_').unwrap_or(("", name));
-    let range = want.get(format!("{contour}_range").as_str()).copied().unwrap_or(1.0).abs();
-    let scale = match f {
-        "range" | "quartile1" | "quartile2" | "quartile3" | "iqr1-2" | "iqr2-3" | "iqr1-3" | "percentile1.0"
-        | "percentile99.0" | "pctlrange0-1" | "stddev" | "amean" | "rqmean" | "posamean" | "peakRangeAbs"
-        | "peakMeanAbs" | "peakMeanMeanDist" => range,
-        "meanRisingSlope" | "stddevRisingSlope" | "meanFallingSlope" | "stddevFallingSlope" => range * 100.0,
-        _ => 1.0,
-    };
-    if f.starts_with("lpc") {
-        (2e-2, 1e-3)
-    } else if f == "lpgain" {
-        (2e-2, 1e-3 * range * range)
-    } else if f == "flatness" {
-        (1e-3, 1e-5)
-    } else {
-        (1e-4, 1e-5 * scale)
-    }
+    common::functional_tolerance(name, |k| want.get(k).copied())
 }
 
 #[test]

@@ -247,11 +247,11 @@ fn evaluate(ctx: &Ctx<'_>, stage: StageName, upstream_dirty: Option<StageName>) 
     if let Some(up) = upstream_dirty {
         return Ok(Evaluated::Dirty(DirtyReason::UpstreamDirty { stage: up.as_str().into() }, None));
     }
-    let (params, deps) = stages::inputs(ctx, stage)?;
+    let (params, deps, listing) = stages::inputs(ctx, stage)?;
     let params_json = serde_json::to_string(&params).unwrap_or_default();
     let version = stages::version(stage);
     let key = fedser_cache::stage_key(stage.as_str(), version, &params_json, &deps);
-    let prepared = Prepared { params, params_json, deps, key, version };
+    let prepared = Prepared { params, params_json, deps, key, version, listing };
     if forced_set(ctx.opts).contains(&stage) {
         return Ok(Evaluated::Dirty(DirtyReason::Forced, Some(prepared)));
     }
@@ -276,6 +276,7 @@ pub(crate) struct Prepared {
     pub(crate) deps: Vec<DepRecord>,
     pub(crate) key: String,
     pub(crate) version: u32,
+    pub(crate) listing: Option<fedser_cache::DirDigest>,
 }
 
 enum Evaluated {
@@ -368,7 +369,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunReport, Pipeline
             ("fedser.key", prepared.key.clone()),
             ("fedser.params", prepared.params_json.clone()),
         ];
-        let (outs, info) = stages::execute(&ctx, stage, &meta)?;
+        let (outs, info) = stages::execute(&ctx, stage, prepared.listing.as_ref(), &meta)?;
         let seconds = t0.elapsed().as_secs_f64();
         let mut out_records = Vec::new();
         for p in outs {

@@ -18,18 +18,13 @@ fn stage_err(stage: StageName) -> impl Fn(Box<dyn std::error::Error + Send + Syn
 
 pub(crate) fn version(stage: StageName) -> u32 {
     match stage {
-        StageName::Synth => fedser_synth_version(),
+        StageName::Synth => fedser_synth::VERSION,
         StageName::Ingest => fedser_ingest::VERSION,
         StageName::Features => fedser_features::VERSION * 1000 + fedser_features::dsp::COMPARE16_VERSION,
         StageName::Partition => fedser_partition::VERSION,
         StageName::Train => fedser_train::VERSION,
         StageName::Report => fedser_report::VERSION,
     }
-}
-
-/// Recipe version of the synthetic corpus (bumped when its audio changes).
-const fn fedser_synth_version() -> u32 {
-    fedser_synth::VERSION
 }
 
 pub(crate) fn synth_dir(ctx: &Ctx<'_>) -> PathBuf {
@@ -54,34 +49,30 @@ fn need(ctx: &Ctx<'_>, stage: StageName, up: StageName, file: &str) -> Result<De
     })
 }
 
-pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<(toml::Table, Vec<DepRecord>), PipelineError> {
+/// A stage's params table, its inputs with digests, and (for ingest) the
+/// corpus listing those digests came from, so `execute` does not list and
+/// stat the corpus a second time.
+pub(crate) type Inputs = (toml::Table, Vec<DepRecord>, Option<fedser_cache::DirDigest>);
+
+pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<Inputs, PipelineError> {
     let p = ctx.pipeline;
-    Ok(match stage {
+    if stage == StageName::Ingest {
+        let layout = layout(ctx)?;
+        let listing = corpus_listing(ctx, &layout)?;
+        let sheet = ctx.state.digest(&layout.demographics)?;
+        let deps = vec![
+            DepRecord {
+                name: "corpus".into(),
+                path: if ctx.opts.corpus.is_some() { "<external corpus>".into() } else { ctx.rel(&layout.audio_dir) },
+                digest: listing.digest.clone(),
+                files: Some(listing.files),
+            },
+            DepRecord { name: "demographics".into(), path: "VideoDemographics.csv".into(), digest: sheet, files: None },
+        ];
+        return Ok((to_table(stage, &p.ingest)?, deps, Some(listing)));
+    }
+    let (params, deps) = match stage {
         StageName::Synth => (to_table(stage, &p.synth)?, vec![]),
-        StageName::Ingest => {
-            let layout = layout(ctx)?;
-            let listing = corpus_listing(ctx, &layout)?;
-            let sheet = ctx.state.digest(&layout.demographics)?;
-            let deps = vec![
-                DepRecord {
-                    name: "corpus".into(),
-                    path: if ctx.opts.corpus.is_some() {
-                        "<external corpus>".into()
-                    } else {
-                        ctx.rel(&layout.audio_dir)
-                    },
-                    digest: listing.digest,
-                    files: Some(listing.files),
-                },
-                DepRecord {
-                    name: "demographics".into(),
-                    path: "VideoDemographics.csv".into(),
-                    digest: sheet,
-                    files: None,
-                },
-            ];
-            (to_table(stage, &p.ingest)?, deps)
-        }
         StageName::Features => {
             (to_table(stage, &p.features)?, vec![need(ctx, stage, StageName::Ingest, "manifest.parquet")?])
         }
@@ -105,12 +96,19 @@ pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<(toml::Table, Ve
                 need(ctx, stage, StageName::Train, "experiments.json")?,
             ],
         ),
-    })
+        StageName::Ingest => unreachable!("handled above"),
+    };
+    Ok((params, deps, None))
 }
 
 type Executed = (Vec<PathBuf>, BTreeMap<String, String>);
 
-pub(crate) fn execute(ctx: &Ctx<'_>, stage: StageName, meta: &[(&str, String)]) -> Result<Executed, PipelineError> {
+pub(crate) fn execute(
+    ctx: &Ctx<'_>,
+    stage: StageName,
+    listing: Option<&fedser_cache::DirDigest>,
+    meta: &[(&str, String)],
+) -> Result<Executed, PipelineError> {
     let p = ctx.pipeline;
     let cache = &ctx.opts.cache;
     let dir = cache.join(stage.as_str());
@@ -127,7 +125,14 @@ pub(crate) fn execute(ctx: &Ctx<'_>, stage: StageName, meta: &[(&str, String)]) 
         }
         StageName::Ingest => {
             let layout = layout(ctx)?;
-            let listing = corpus_listing(ctx, &layout)?;
+            let owned;
+            let listing = match listing {
+                Some(l) => l,
+                None => {
+                    owned = corpus_listing(ctx, &layout)?;
+                    &owned
+                }
+            };
             let s = fedser_ingest::run(&p.ingest, &layout, &listing.entries, &dir, meta)?;
             info.insert("clips".into(), s.clips.to_string());
             info.insert("actors".into(), s.actors.to_string());

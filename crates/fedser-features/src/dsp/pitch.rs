@@ -5,6 +5,7 @@
 // Index loops mirror the spec's formulas point by point.
 #![allow(clippy::needless_range_loop)]
 
+use super::contour::edge;
 use super::framing::{HOP, LEN60, NBINS60};
 
 /// Number of SHS candidates per frame.
@@ -670,15 +671,7 @@ pub fn smooth_nz(x: &[f32], cut: Option<usize>, out: &mut Vec<f32>) {
 
 fn smooth_nz_at(x: &[f32], t: usize, cut: usize) -> f32 {
     let n = x.len().min(cut.max(1));
-    let at = |i: isize| -> f32 {
-        if i < 0 {
-            x[0]
-        } else if i as usize >= n {
-            x[n - 1]
-        } else {
-            x[i as usize]
-        }
-    };
+    let at = |i: isize| edge(x, n, i);
     let t = t as isize;
     let c = at(t);
     if c == 0.0 {
@@ -738,15 +731,7 @@ pub fn delta_nz_group(y: &[Vec<f32>; 6], n60: usize, p: usize, out: &mut [Vec<f3
         let ct = ct.clamp(1, len);
         for c in 0..6 {
             let yc = &y[c];
-            let at = |i: isize| -> f32 {
-                if i < 0 {
-                    yc[0]
-                } else if i as usize >= ct {
-                    yc[ct - 1]
-                } else {
-                    yc[i as usize]
-                }
-            };
+            let at = |i: isize| edge(yc, ct, i);
             let mut num = 0f32;
             for i in 1..=2isize {
                 let a = at(t as isize + i);
