@@ -76,6 +76,8 @@ enum Command {
         #[arg(long, value_name = "STAGE")]
         stage: Option<String>,
     },
+    /// Show a table: schema, rows and head; --describe, --by, --filter, --csv.
+    Inspect(InspectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +97,35 @@ struct StageArgs {
     /// Fail at once if another run holds the cache, instead of waiting.
     #[arg(long)]
     no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// A .parquet file, or a table in the cache: ingest (= manifest), rejects,
+    /// features, partition, train (= predictions).
+    #[arg(value_name = "TABLE_OR_STAGE")]
+    table: String,
+    /// Count, mean, std, min, max of the numeric columns matching GLOB
+    /// (default all). Put it after TABLE_OR_STAGE when giving no GLOB.
+    #[arg(long, value_name = "GLOB", num_args = 0..=1, default_missing_value = "*")]
+    describe: Option<String>,
+    /// Rows and column means per group, e.g. emotion,sex.
+    #[arg(long, value_name = "COL[,COL]")]
+    by: Option<String>,
+    /// Keep rows matching e.g. 'actor == 1001 && emotion != NEU'
+    /// (==, !=, <, <=, >, >=; clauses joined by &&).
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+    /// Comma-separated column globs: * and ? are wildcards, [ and ] are literal,
+    /// !GLOB excludes. Key columns (file, actor, ...) are kept unless excluded.
+    #[arg(long, value_name = "GLOBS")]
+    columns: Option<String>,
+    /// Rows of the head.
+    #[arg(long, value_name = "N", default_value_t = fedser_inspect::DEFAULT_HEAD)]
+    head: usize,
+    /// Write the filtered, selected table as CSV.
+    #[arg(long, value_name = "OUT")]
+    csv: Option<PathBuf>,
 }
 
 fn parse_stage(s: &str) -> Result<StageName> {
@@ -254,6 +285,20 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             let stage = stage.as_deref().map(parse_stage).transpose()?;
             let n = fedser_pipeline::clean(&g.cache, stage, true)?;
             println!("removed {n} stage folders from {}", g.cache.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect(a) => {
+            let opts = fedser_inspect::Options {
+                target: a.table.clone(),
+                cache: g.cache.clone(),
+                columns: a.columns.clone(),
+                filter: a.filter.clone(),
+                describe: a.describe.clone(),
+                by: a.by.clone(),
+                head: a.head,
+                csv: a.csv.clone(),
+            };
+            std::io::stdout().lock().write_all(fedser_inspect::inspect(&opts)?.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
     }
