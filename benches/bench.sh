@@ -34,6 +34,40 @@ done
 t0=$(date +%s.%N); $F run >/dev/null; t1=$(date +%s.%N)
 echo "no-op rerun: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') s"
 
+# Ingest throughput with the corpus evicted from the page cache (cold: every
+# WAV read from disk) and then resident (warm). Eviction uses
+# posix_fadvise(DONTNEED), which needs no root; `cold` is only as cold as the
+# kernel honours it (it drops clean, unmapped pages).
+echo "== ingest, cold and warm page cache (-j $(nproc))"
+CORPUS_AUDIO=$CACHE/corpus/synthetic/AudioWAV
+read -r nfiles mbytes < <(python3 - "$CORPUS_AUDIO" <<'PY'
+import os, sys
+d = sys.argv[1]; n = 0; b = 0
+for e in os.scandir(d):
+    if e.is_file():
+        n += 1; b += e.stat().st_size
+print(n, f"{b / 1e6:.1f}")
+PY
+)
+for mode in cold warm; do
+  if [ "$mode" = cold ]; then
+    python3 - "$CORPUS_AUDIO" <<'PY'
+import os, sys
+for e in os.scandir(sys.argv[1]):
+    if e.is_file():
+        fd = os.open(e.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+PY
+  fi
+  t0=$(date +%s.%N); $F run --until ingest --force ingest >/dev/null; t1=$(date +%s.%N)
+  awk -v m="$mode" -v a="$t0" -v b="$t1" -v n="$nfiles" -v mb="$mbytes" \
+    'BEGIN{s=b-a; printf "ingest %-4s %7.2f s %8.0f files/s %8.1f MB/s (%d files, %.1f MB)\n", m, s, n/s, mb/s, n, mb}'
+done
+
 if [ "${BENCH_FEATURES_J1:-1}" = "1" ]; then
   echo "== features, single thread (-j 1), per-clip cache cleared"
   rm -rf "$CACHE/features"

@@ -78,19 +78,39 @@ fn good_files_in_manifest_bad_files_in_rejects() {
     std::fs::write(&p, &b[..b.len() / 2 + 1]).unwrap();
     // bad actor id
     wav(&audio.join("999_DFA_ANG_XX.wav"), 16000, 0.5);
+    // float samples with a NaN in the middle: rejected
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut w = hound::WavWriter::create(audio.join("1001_IWW_FEA_XX.wav"), spec).unwrap();
+        for i in 0..16000 {
+            w.write_sample(if i == 8000 { f32::NAN } else { 0.1 }).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    // heavily clipped: kept and flagged
+    wav(&audio.join("1001_IWW_HAP_XX.wav"), 16000, 4.0);
     std::fs::write(audio.join("notes.txt"), "hello").unwrap();
     let layout = resolve_layout(dir.path(), None).unwrap();
     let out = dir.path().join("out");
     let s = run(&IngestParams::default(), &layout, &listing(&audio), &out, &[]).unwrap();
-    assert_eq!(s.clips, 10);
-    assert_eq!(s.rejected, 8);
+    assert_eq!(s.clips, 11);
+    assert_eq!(s.rejected, 9);
+    assert_eq!(s.flagged_clipped, 1);
     assert_eq!(s.actors, 2);
     assert_eq!(s.flagged_silent, 1);
     let mp = out.join("manifest.parquet");
     let m = table::read_parquet(&mp, None).unwrap();
     let files = table::strings(&mp, &m, "file").unwrap();
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 11);
     let row = |f: &str| files.iter().position(|x| x == f).unwrap();
+    let clipped = table::floats(&mp, &m, "clipped_fraction").unwrap();
+    assert!(clipped[row("1001_IWW_HAP_XX.wav")] > 0.5, "{clipped:?}");
+    assert!(clipped[row("1001_DFA_ANG_XX.wav")] == 0.0);
     let rates = table::ints(&mp, &m, "sample_rate").unwrap();
     let bits = table::ints(&mp, &m, "bits").unwrap();
     let channels = table::ints(&mp, &m, "channels").unwrap();
@@ -117,6 +137,7 @@ fn good_files_in_manifest_bad_files_in_rejects() {
     assert!(reason("notes.txt").contains("ignored"));
     assert!(reason("1001_IWW_DIS_XX.wav").contains("truncated"), "{}", reason("1001_IWW_DIS_XX.wav"));
     assert!(reason("999_DFA_ANG_XX.wav").contains("actor id 999"));
+    assert!(reason("1001_IWW_FEA_XX.wav").contains("non-finite sample (NaN or Inf) at sample 8000"));
 }
 
 #[test]
