@@ -8,6 +8,12 @@
 //! no client's updates are on both sides. With secure aggregation the server
 //! sees only the sum, and this attack has no per-client input at all.
 //!
+//! What the server sees depends on where the DP noise goes: with
+//! [`crate::dp::Placement::Server`] it sees each *clipped but un-noised*
+//! update (DP protects the released model, not the updates, against this
+//! server); with [`crate::dp::Placement::Distributed`] each update carries
+//! noise of std z·C/√n. Feed [`Observations::observe_round`] exactly that view.
+//!
 //! Pipeline (all unsupervised steps use only what the server sees):
 //! 1. per round, every coordinate is z-scored across the clients of that
 //!    round (removes the shared global-model direction and scale);

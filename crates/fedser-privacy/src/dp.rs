@@ -21,7 +21,7 @@
 //! with them: if only m of n contribute the noise std is `zC·√(m/n)`;
 //! [`DpAggregate::noise_std`] reports the std that was actually added.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,19 @@ pub enum Placement {
     /// Each of n clients adds N(0, (zC)²/n) to its own clipped update
     /// (use with secure aggregation: the server never sees a noiseless sum).
     Distributed,
+}
+
+/// Poisson client sampling: each of `n` clients takes part in round `round`
+/// independently with probability `q` (the sampling the accountant assumes),
+/// drawn from `(seed, round)` only, so it is the same for any thread count.
+/// May return no client; the fixed denominator of [`DpMechanism::aggregate`]
+/// stays `q·n`.
+#[must_use]
+pub fn poisson_sample(n: usize, q: f64, seed: u64, round: u64) -> Vec<usize> {
+    let mut h = blake3::Hasher::new_derive_key("fedser dp 2026 poisson client sampling");
+    h.update(&seed.to_le_bytes()).update(&round.to_le_bytes());
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(*h.finalize().as_bytes());
+    (0..n).filter(|_| rng.gen_bool(q.clamp(0.0, 1.0))).collect()
 }
 
 /// Clips `update` in place to L2 norm `clip`; returns its norm before clipping.
@@ -212,7 +225,9 @@ impl DpMechanism {
                 }
                 std
             }
-            Placement::Distributed => self.noise_multiplier * self.clip * if n > 0 { 1.0 } else { 0.0 },
+            // n draws of variance (zC)²/n each.
+            Placement::Distributed if n > 0 => self.noise_multiplier * self.clip,
+            Placement::Distributed => 0.0,
         };
         let clipped = norms.iter().filter(|&&v| v > self.clip).count();
         #[allow(clippy::cast_possible_truncation, reason = "f32 model updates")]
@@ -386,6 +401,16 @@ mod tests {
             assert!((ac.clip() - 1.0).abs() < 0.25, "start {start}: clip {}", ac.clip());
         }
         assert!(AdaptiveClip::new(1.0, 1.0, 0.2, 1.0).is_err());
+    }
+
+    #[test]
+    fn poisson_sampling_rate_and_determinism() {
+        let total: usize = (0..200).map(|r| poisson_sample(91, 0.3, 5, r).len()).sum();
+        let rate = total as f64 / (200.0 * 91.0);
+        assert!((rate - 0.3).abs() < 0.02, "{rate}");
+        assert_eq!(poisson_sample(91, 0.3, 5, 7), poisson_sample(91, 0.3, 5, 7));
+        assert_ne!(poisson_sample(91, 0.3, 5, 7), poisson_sample(91, 0.3, 5, 8));
+        assert_eq!(poisson_sample(10, 1.0, 0, 0).len(), 10);
     }
 
     #[test]

@@ -39,6 +39,9 @@
 //! assert_eq!(agg.clipped, 1); // the second update had norm 2 > 0.5
 //! ```
 
+// `!(x > 0.0)` is deliberate throughout: NaN must fail every range check.
+#![allow(clippy::neg_cmp_op_on_partial_ord, reason = "NaN-rejecting range checks")]
+
 pub mod accountant;
 pub mod attack;
 pub mod dp;

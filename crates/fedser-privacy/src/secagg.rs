@@ -100,6 +100,7 @@ impl Quantizer {
     /// Quantises `x` (clamping to [−range, range]); returns the values and
     /// how many were clamped.
     #[must_use]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "rounded values in [0, 2^bits − 1]")]
     pub fn quantize(&self, x: &[f32]) -> (Vec<u32>, usize) {
         let (l, r) = (self.levels(), self.range);
         let mut clamped = 0;
@@ -110,9 +111,7 @@ impl Quantizer {
                 if v.abs() > r {
                     clamped += 1;
                 }
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "in [0, 2^bits − 1]")]
-                let q = ((v.clamp(-r, r) + r) / (2.0 * r) * l).round() as u32;
-                q
+                ((v.clamp(-r, r) + r) / (2.0 * r) * l).round() as u32
             })
             .collect();
         (q, clamped)
