@@ -8,6 +8,7 @@
 #   SK_FOLDS        LOSO folds scikit-learn is timed on (default 4)
 #   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
 #   BENCH_FEATURES_J1=0  skip the single-thread feature extraction run
+#   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
@@ -82,6 +83,10 @@ for e in json.load(open(sys.argv[1])):
     fs = e["fold_seconds"]
     print(f"{e['id']}: {len(fs)} folds, {sum(fs)/len(fs):.3f} s per fold (single thread), total {e['seconds']:.1f} s")
 PY
+
+if [ "${BENCH_NO_SECAGG:-0}" != "1" ]; then
+  cargo bench -q -p fedser-privacy --bench secagg
+fi
 
 if [ "${BENCH_NO_PYTHON:-0}" = "1" ]; then exit 0; fi
 VENV=.venv-bench
