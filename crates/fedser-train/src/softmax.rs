@@ -28,7 +28,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::kernel;
+use fedser_federated::kernel;
 
 const BLOCK: usize = 256;
 
