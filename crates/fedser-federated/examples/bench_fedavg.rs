@@ -95,7 +95,9 @@ fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) -> Res<()>
 fn peak_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .map_or(f64::NAN, |kb: f64| kb / 1024.0)
 }
 

@@ -48,7 +48,15 @@ impl SgdClassifier {
     pub fn new(arch: Arch) -> Self {
         Self {
             arch,
-            local: LocalConfig { epochs: 20, batch_size: 16, lr: 0.01, momentum: 0.0, l2: 0.0, mu: 0.0, max_steps: None },
+            local: LocalConfig {
+                epochs: 20,
+                batch_size: 16,
+                lr: 0.01,
+                momentum: 0.0,
+                l2: 0.0,
+                mu: 0.0,
+                max_steps: None,
+            },
             seed: 0,
         }
     }

@@ -93,8 +93,11 @@ impl<F: FnMut(usize, &mut [f32])> WithSimd for BlockEval<'_, F> {
         let full = d / lanes;
         let partial = d % lanes != 0;
         let v_rows: Vec<&[S::f32s]> = S::as_simd_f32s(vt).0.chunks_exact(dp / lanes).collect();
-        let mut gv_rows: Vec<&mut [S::f32s]> =
-            S::as_mut_simd_f32s(gvt).0.chunks_exact_mut(dp / lanes).map(|r| &mut r[..full + usize::from(partial)]).collect();
+        let mut gv_rows: Vec<&mut [S::f32s]> = S::as_mut_simd_f32s(gvt)
+            .0
+            .chunks_exact_mut(dp / lanes)
+            .map(|r| &mut r[..full + usize::from(partial)])
+            .collect();
         let zero = simd.splat_f32s(0.0);
         let mut z = vec![0f32; GROUP * k];
         let mut w = vec![[zero; GROUP]; k];

@@ -234,8 +234,8 @@ impl Shape {
         // first layer: dW = (Σ g xᵀ - m Σ g) / s, db = Σ g
         for q in 0..m {
             for j in 0..d {
-                grad[q * d + j] = ((f64::from(gvt[q * dp + j]) - f64::from(st.mean[j]) * gc[q])
-                    / f64::from(st.scale[j])) as f32;
+                grad[q * d + j] =
+                    ((f64::from(gvt[q * dp + j]) - f64::from(st.mean[j]) * gc[q]) / f64::from(st.scale[j])) as f32;
             }
             grad[m * d + q] = gc[q] as f32;
         }
@@ -383,7 +383,11 @@ mod tests {
                 let fd = (reference_loss(&shape, &tp, &x, &y, &rows, &st)
                     - reference_loss(&shape, &tm, &x, &y, &rows, &st))
                     / (2.0 * f64::from(h));
-                assert!((f64::from(grad[i]) - fd).abs() < 2e-2 * fd.abs().max(1.0), "{arch:?} param {i}: {} vs {fd}", grad[i]);
+                assert!(
+                    (f64::from(grad[i]) - fd).abs() < 2e-2 * fd.abs().max(1.0),
+                    "{arch:?} param {i}: {} vs {fd}",
+                    grad[i]
+                );
             }
             // predictions agree with the reference logits' argmax
             let xa = ArrayView2::from_shape((n, d), &x).unwrap();

@@ -154,7 +154,13 @@ pub struct FaultParams {
 
 impl Default for FaultParams {
     fn default() -> Self {
-        Self { dropout: 0.0, stragglers: 0.0, straggler_policy: StragglerPolicy::Drop, straggler_work: 0.5, corrupt: 0.0 }
+        Self {
+            dropout: 0.0,
+            stragglers: 0.0,
+            straggler_policy: StragglerPolicy::Drop,
+            straggler_work: 0.5,
+            corrupt: 0.0,
+        }
     }
 }
 
@@ -294,7 +300,12 @@ impl FederatedParams {
         let f = &self.faults;
         in_range(unit(f.dropout), "faults.dropout", f.dropout, "[0, 1]")?;
         in_range(unit(f.stragglers), "faults.stragglers", f.stragglers, "[0, 1]")?;
-        in_range(f.straggler_work > 0.0 && f.straggler_work <= 1.0, "faults.straggler_work", f.straggler_work, "(0, 1]")?;
+        in_range(
+            f.straggler_work > 0.0 && f.straggler_work <= 1.0,
+            "faults.straggler_work",
+            f.straggler_work,
+            "(0, 1]",
+        )?;
         in_range(unit(f.corrupt), "faults.corrupt", f.corrupt, "[0, 1]")?;
         Ok(())
     }

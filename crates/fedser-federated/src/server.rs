@@ -262,7 +262,12 @@ pub fn simulate(
                     update.fill(f32::NAN);
                 }
                 if let Some(tf) = hooks.transform {
-                    tf.transform(round, c, &mut update, &mut rng_for(cfg.seed, cfg.stream, round, c, Purpose::Transform));
+                    tf.transform(
+                        round,
+                        c,
+                        &mut update,
+                        &mut rng_for(cfg.seed, cfg.stream, round, c, Purpose::Transform),
+                    );
                 }
                 (c, Ok(FitRes { update, num_examples: rows.len(), loss: out.loss }), slow)
             })
@@ -371,9 +376,8 @@ mod tests {
         let x: Vec<f32> =
             (0..n * d).map(|i| 5.0 + if i % d == y[i / d] { 1.5 } else { 0.0 } + rng.gen_range(-1.0f32..1.0)).collect();
         let test: Vec<usize> = (0..n).filter(|i| i % 5 == 0).collect();
-        let clients = (0..6)
-            .map(|c| (1001 + c as ClientId, (c * 20..(c + 1) * 20).filter(|i| i % 5 != 0).collect()))
-            .collect();
+        let clients =
+            (0..6).map(|c| (1001 + c as ClientId, (c * 20..(c + 1) * 20).filter(|i| i % 5 != 0).collect())).collect();
         Toy { x, y, test, clients }
     }
 
@@ -483,7 +487,11 @@ mod tests {
         assert_eq!((r.sampled, r.reported, r.rejected, r.accepted, r.skipped), (6, 6, 3, 3, false));
         assert!(r.failures.contains("1002: rejected: non-finite value NaN at index 3"), "{}", r.failures);
         assert!(r.failures.contains("1003: rejected: wrong length 5"), "{}", r.failures);
-        assert!(r.failures.contains("1004: rejected: norm") && r.failures.contains("above the bound 100"), "{}", r.failures);
+        assert!(
+            r.failures.contains("1004: rejected: norm") && r.failures.contains("above the bound 100"),
+            "{}",
+            r.failures
+        );
         let seen = spy.0.lock().unwrap().clone();
         let round1: Vec<(ClientId, bool)> = seen.iter().filter(|s| s.0 == 1).map(|s| (s.1, s.2)).collect();
         assert_eq!(round1, [(1001, true), (1002, false), (1003, false), (1004, false), (1005, true), (1006, true)]);

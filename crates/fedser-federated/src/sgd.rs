@@ -132,13 +132,13 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (n, d, k) = (60, 10, 3);
         let y: Vec<usize> = (0..n).map(|i| i % k).collect();
-        let x: Vec<f32> = (0..n * d).map(|i| (if i % d == y[i / d] { 2.0 } else { 0.0 }) + rng.gen_range(-1.0..1.0)).collect();
+        let x: Vec<f32> =
+            (0..n * d).map(|i| (if i % d == y[i / d] { 2.0 } else { 0.0 }) + rng.gen_range(-1.0..1.0)).collect();
         let rows: Vec<usize> = (0..n).collect();
         let shape = Shape { arch: Arch::Logistic, d, k };
         let st = Standardizer::identity(d);
         let data = Rows { x: &x, y: &y, rows: &rows };
-        let cfg =
-            LocalConfig { epochs: 5, batch_size: 8, lr: 0.1, momentum: 0.5, l2: 0.0, mu: 0.0, max_steps: None };
+        let cfg = LocalConfig { epochs: 5, batch_size: 8, lr: 0.1, momentum: 0.5, l2: 0.0, mu: 0.0, max_steps: None };
         let start = vec![0f32; shape.n_params()];
         let a = train(&shape, &start, data, &st, &cfg, &mut ChaCha8Rng::seed_from_u64(2));
         let b = train(&shape, &start, data, &st, &cfg, &mut ChaCha8Rng::seed_from_u64(2));
@@ -146,10 +146,23 @@ mod tests {
         assert_eq!(a.steps, full_steps(n, &cfg));
         assert!(a.loss < (k as f64).ln(), "{}", a.loss);
         let norm = |p: &[f32]| p.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
-        let prox = train(&shape, &start, data, &st, &LocalConfig { mu: 5.0, ..cfg.clone() }, &mut ChaCha8Rng::seed_from_u64(2));
+        let prox = train(
+            &shape,
+            &start,
+            data,
+            &st,
+            &LocalConfig { mu: 5.0, ..cfg.clone() },
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
         assert!(norm(&prox.params) < norm(&a.params));
-        let partial =
-            train(&shape, &start, data, &st, &LocalConfig { max_steps: Some(3), ..cfg }, &mut ChaCha8Rng::seed_from_u64(2));
+        let partial = train(
+            &shape,
+            &start,
+            data,
+            &st,
+            &LocalConfig { max_steps: Some(3), ..cfg },
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
         assert_eq!(partial.steps, 3);
     }
 }

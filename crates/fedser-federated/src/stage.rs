@@ -128,8 +128,11 @@ pub fn run(
     // the rounds folder holds only this run's tables
     let rounds_dir = out_dir.join("rounds");
     if rounds_dir.exists() {
-        std::fs::remove_dir_all(&rounds_dir)
-            .map_err(|e| fedser_cache::CacheError::Io { op: "cannot remove", path: rounds_dir.clone(), source: e })?;
+        std::fs::remove_dir_all(&rounds_dir).map_err(|e| fedser_cache::CacheError::Io {
+            op: "cannot remove",
+            path: rounds_dir.clone(),
+            source: e,
+        })?;
     }
     fedser_cache::atomic_write(&rounds_dir.join(".keep"), b"")?;
     let mut metas = Vec::new();
@@ -145,14 +148,8 @@ pub fn run(
                 let t = Instant::now();
                 let clients = clients_of(f, &fm.actors);
                 let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(x, d, rows)).collect();
-                let fed = Federation {
-                    shape,
-                    x,
-                    y: &fm.labels,
-                    standardizer: combine(&stats, d),
-                    test: &f.test,
-                    clients,
-                };
+                let fed =
+                    Federation { shape, x, y: &fm.labels, standardizer: combine(&stats, d), test: &f.test, clients };
                 let mut strat = strategy::from_params(params);
                 let cfg = SimConfig {
                     rounds: params.rounds,
@@ -162,8 +159,11 @@ pub fn run(
                     max_update_norm: params.max_update_norm,
                 };
                 let n_clients = fed.clients.len();
-                let out = simulate(&fed, strat.as_mut(), &cfg, Hooks::default())
-                    .map_err(|e| FedError::Fold { experiment: id.clone(), fold: f.fold, source: Box::new(e) })?;
+                let out = simulate(&fed, strat.as_mut(), &cfg, Hooks::default()).map_err(|e| FedError::Fold {
+                    experiment: id.clone(),
+                    fold: f.fold,
+                    source: Box::new(e),
+                })?;
                 Ok((out, n_clients, t.elapsed().as_secs_f64()))
             })
             .collect();

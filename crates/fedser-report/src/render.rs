@@ -22,11 +22,12 @@ fn federated_section(s: &mut String, r: &Results) {
         let Some(f) = &e.federated else { continue };
         let model = e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?");
         let central = r.experiments.iter().find(|c| {
-            c.federated.is_none() && c.protocol == e.protocol && c.model.get("name").and_then(|v| v.as_str()) == Some(model)
+            c.federated.is_none()
+                && c.protocol == e.protocol
+                && c.model.get("name").and_then(|v| v.as_str()) == Some(model)
         });
-        let (cu, du) = central.map_or(("-".to_owned(), "-".to_owned()), |c| {
-            (pct(c.uar), format!("{:+.1}", (e.uar - c.uar) * 100.0))
-        });
+        let (cu, du) = central
+            .map_or(("-".to_owned(), "-".to_owned()), |c| (pct(c.uar), format!("{:+.1}", (e.uar - c.uar) * 100.0)));
         let _ = writeln!(
             s,
             "| {} | {cu} | {} | {} | {} | {} | {du} | {} | {} | {} | {} |",
