@@ -10,7 +10,7 @@
 //! the per-round seconds and peak memory. `--export DIR` writes `x.npy`
 //! (float32, rows x features, federated-standardised), `y.npy` and
 //! `client.npy` (int32) for `benches/numpy_fedavg.py`, then exits.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::type_complexity, clippy::needless_range_loop)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;

@@ -119,7 +119,7 @@ impl<D: Data<Elem = f32>> Fit<ArrayBase<D, Ix2>, Array1<usize>, FedError> for Sg
         if n == 0 || y.len() != n {
             return Err(FedError::Aggregation { round: 0, message: format!("{n} rows but {} targets", y.len()) });
         }
-        if self.local.epochs == 0 || self.local.batch_size == 0 || !(self.local.lr > 0.0) {
+        if self.local.epochs == 0 || self.local.batch_size == 0 || self.local.lr.is_nan() || self.local.lr <= 0.0 {
             return Err(FedError::Aggregation { round: 0, message: "epochs, batch_size and lr must be > 0".into() });
         }
         let k = y.iter().copied().max().unwrap_or(0) + 1;

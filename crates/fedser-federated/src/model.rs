@@ -103,7 +103,7 @@ impl Shape {
     pub fn weight_ranges(&self) -> Vec<std::ops::Range<usize>> {
         let m = self.width();
         match self.arch {
-            Arch::Logistic => vec![0..m * self.d],
+            Arch::Logistic => std::iter::once(0..m * self.d).collect(),
             Arch::Mlp { hidden: h } => {
                 let w2 = h * self.d + h;
                 vec![0..h * self.d, w2..w2 + self.k * h]

@@ -80,7 +80,7 @@ pub struct FedExperimentMeta {
 /// is the one trained on the fold's federated-standardised data; starting
 /// from roughly unit-scale columns keeps that fold numerically exact in f32.
 fn precondition(x: &mut [f32], d: usize) {
-    let n = if d == 0 { 0 } else { x.len() / d };
+    let n = x.len().checked_div(d).unwrap_or(0);
     let all: Vec<usize> = (0..n).collect();
     let st = combine(&[ClientStats::of(x, d, &all)], d);
     for row in x.chunks_mut(d.max(1)) {
