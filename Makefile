@@ -41,4 +41,5 @@ parity:
 	DEVSAMPLE_VERBOSE=1 $(CARGO) test --release -p fedser-features --test parity_devsample -- --nocapture
 
 bench: release
+	$(CARGO) build --release -p fedser-federated --example bench_fedavg
 	./benches/bench.sh

@@ -9,6 +9,7 @@
 #   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
 #   BENCH_FEATURES_J1=0  skip the single-thread feature extraction run
 #   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
+#   FED_ROUNDS      rounds of the federated reference workload (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
@@ -87,6 +88,13 @@ PY
 if [ "${BENCH_NO_SECAGG:-0}" != "1" ]; then
   cargo bench -q -p fedser-privacy --bench secagg
 fi
+echo "== federated reference workload: FedAvg, logistic 6,373 x 6, speaker-dependent 70 % training rows,"
+echo "   every actor a client, all sampled, 1 local epoch SGD batch 16, ${FED_ROUNDS:-30} rounds"
+FEDB=target/release/examples/bench_fedavg
+fed_out=$($FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}")
+echo "fedser (all cores): $fed_out"
+fed_out1=$(RAYON_NUM_THREADS=1 $FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}")
+echo "fedser (1 thread):  $fed_out1"
 
 if [ "${BENCH_NO_PYTHON:-0}" = "1" ]; then exit 0; fi
 VENV=.venv-bench
@@ -99,3 +107,20 @@ fi
 echo "== scikit-learn LogisticRegression on the same features, same LOSO folds (single thread)"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
   "$VENV/bin/python" benches/sklearn_loso.py "$CACHE" "$SK_FOLDS"
+
+echo "== numpy FedAvg loop on the same exported features (benches/numpy_fedavg.py, single-threaded BLAS)"
+EXPORT="$CACHE/bench-fedavg"
+mkdir -p "$EXPORT"
+$FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" --export "$EXPORT"
+np_out=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  "$VENV/bin/python" benches/numpy_fedavg.py "$EXPORT" "${FED_ROUNDS:-30}")
+echo "numpy:              $np_out"
+rm -rf "$EXPORT"
+python3 - "$fed_out" "$fed_out1" "$np_out" <<'PY'
+import json, sys
+f, f1, n = (json.loads(a) for a in sys.argv[1:])
+for name, x in (("all cores", f), ("1 thread", f1)):
+    print(f"fedser ({name}) {x['round_seconds_mean']:.4f} s/round, peak {x['peak_mb']:.0f} MB; "
+          f"numpy {n['round_seconds_mean']:.4f} s/round, peak {n['peak_mb']:.0f} MB: "
+          f"{n['round_seconds_mean'] / x['round_seconds_mean']:.1f}x faster per round")
+PY

@@ -348,3 +348,101 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown stage `nonsense`"));
 }
+
+/// TINY plus federated training with faults: 2 of 3 clients per round,
+/// one corrupt update now and then.
+const TINY_FED: &str = r#"
+[synth]
+seed = 3
+actors = 3
+sentences = ["DFA", "IEO"]
+
+[partition]
+seed = 1
+protocols = ["speaker_dependent_70_30", "loso"]
+
+[train.centralized.logistic]
+max_iterations = 50
+
+[train.federated]
+strategy = "fedavg"
+rounds = 5
+min_clients = 2
+seed = 4
+
+[train.federated.local]
+batch_size = 4
+lr = 0.05
+
+[train.federated.faults]
+corrupt = 0.2
+"#;
+
+#[test]
+fn federated_stage_outputs_caching_and_thread_determinism() {
+    let s = Study::new(TINY_FED);
+    let out = s.ok(&["-j", "1", "run"]);
+    assert!(out.lines().any(|l| l.starts_with("federate") && l.contains("ran")), "{out}");
+    let r = s.results();
+    let exps = r["experiments"].as_array().unwrap();
+    let fed: Vec<&serde_json::Value> = exps.iter().filter(|e| e["training"] == "federated").collect();
+    assert_eq!(fed.len(), 2, "{exps:?}");
+    for e in &fed {
+        assert_eq!(e["model"]["name"], "logistic");
+        let f = &e["federated"];
+        assert_eq!(f["strategy"], "fedavg");
+        assert_eq!(f["rounds"], 5);
+        assert_eq!(f["learning_curve"].as_array().unwrap().len(), 6);
+        let table = s.path("cache/federate").join(f["rounds_table"].as_str().unwrap());
+        assert!(table.is_file(), "{} missing", table.display());
+        let conf = e["confusion"].as_array().unwrap();
+        let total: u64 = conf.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+        let central = exps.iter().find(|c| c["training"] == "centralized" && c["protocol"] == e["protocol"]).unwrap();
+        let ctotal: u64 = central["confusion"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        assert_eq!(total, ctotal, "federated and centralized test sets differ");
+    }
+    // corrupt updates were rejected and counted
+    let rejected: u64 = fed.iter().map(|e| e["federated"]["rejected_updates"].as_u64().unwrap()).sum();
+    assert!(rejected > 0, "no corrupt update was rejected");
+    let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
+    assert!(md.contains("## Federated versus centralized") && md.contains("### Learning curves"), "{md}");
+
+    // rerun: fresh; federated params rerun only federate + report
+    assert!(ran(&s.ok(&["run"])).is_empty());
+    let status = s.ok(&["status", "--set", "train.federated.rounds=3"]);
+    assert!(status.contains("federate   stale: params changed: rounds"), "{status}");
+    assert!(status.contains("train      fresh"), "{status}");
+    let out = s.ok(&["run", "--set", "train.federated.rounds=3"]);
+    let fed_ran: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains(" ran in "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(fed_ran, ["federate", "report"], "{out}");
+    // centralized params do not rerun federate
+    let out = s.ok(&["run", "--set", "train.federated.rounds=3", "--set", "train.centralized.logistic.alpha=0.5"]);
+    assert!(out.lines().any(|l| l.starts_with("federate") && l.contains("fresh")), "{out}");
+
+    // two threads, from scratch: identical results
+    let t = Study::new(TINY_FED);
+    t.ok(&["-j", "2", "run"]);
+    assert_eq!(numbers(s_results_default(&s)), numbers(t.results()));
+
+    // without [train.federated] the stage is a fresh no-op and the report has no federated rows
+    let u = Study::new(TINY);
+    let out = u.ok(&["run"]);
+    assert!(out.lines().any(|l| l.starts_with("federate") && l.contains("fresh")), "{out}");
+    assert!(u.results()["experiments"].as_array().unwrap().iter().all(|e| e["training"] == "centralized"));
+}
+
+/// The first study's results for its original params (rerun after the overrides above).
+fn s_results_default(s: &Study) -> serde_json::Value {
+    s.ok(&["run"]);
+    s.results()
+}

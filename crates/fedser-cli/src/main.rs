@@ -60,6 +60,8 @@ enum Command {
     Partition(StageArgs),
     /// Run up to and including train.
     Train(StageArgs),
+    /// Run up to and including federated training (`[train.federated]`).
+    Federate(StageArgs),
     /// Run everything and write the report (same as `run`).
     Evaluate(StageArgs),
     /// Print every stage as fresh, stale (with the reason) or skipped.
@@ -125,7 +127,7 @@ struct AccountingArgs {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Stop after this stage (synth, ingest, features, partition, train, report).
+    /// Stop after this stage (synth, ingest, features, partition, train, federate, report).
     #[arg(long, value_name = "STAGE")]
     until: Option<String>,
     #[command(flatten)]
@@ -173,7 +175,7 @@ struct InspectArgs {
 
 fn parse_stage(s: &str) -> Result<StageName> {
     StageName::parse(s).with_context(|| {
-        format!("unknown stage `{s}`: allowed values are synth, ingest, features, partition, train, report")
+        format!("unknown stage `{s}`: allowed values are synth, ingest, features, partition, train, federate, report")
     })
 }
 
@@ -317,6 +319,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
         Command::Features(a) => run_stages(g, Some(StageName::Features), a),
         Command::Partition(a) => run_stages(g, Some(StageName::Partition), a),
         Command::Train(a) => run_stages(g, Some(StageName::Train), a),
+        Command::Federate(a) => run_stages(g, Some(StageName::Federate), a),
         Command::Evaluate(a) => run_stages(g, None, a),
         Command::Status { check } => status(g, *check),
         Command::ShowParams => {
@@ -413,7 +416,7 @@ fn main() -> ExitCode {
         "info"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEDSER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,fedser={level},fedser_pipeline={level},fedser_ingest={level},fedser_features={level},fedser_train={level},fedser_partition={level},fedser_report={level},fedser_synth={level},fedser_cache={level},fedser_privacy={level}")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,fedser={level},fedser_pipeline={level},fedser_ingest={level},fedser_features={level},fedser_train={level},fedser_federated={level},fedser_partition={level},fedser_report={level},fedser_synth={level},fedser_cache={level},fedser_privacy={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  [synth] ──► corpus ──► ingest ──► manifest ──┬─► features ──► features.parquet ─┐
-//!  (or CREMAD_DIR)                              └─► partition ─► partition.parquet ─┴─► train ──► predictions ──► report
+//!  (or CREMAD_DIR)                              └─► partition ─► partition.parquet ─┴┬► train ────► predictions ──┬─► report
+//!                                                                                   └► federate ─► predictions ──┘
 //! ```
 //!
 //! [`plan`] decides for every stage whether it is fresh or why it must run;
@@ -64,18 +65,21 @@ pub enum StageName {
     Partition,
     /// Centralized training.
     Train,
+    /// Federated training (`[train.federated]`; fresh no-op when absent).
+    Federate,
     /// results.json, report.md, plots.
     Report,
 }
 
 impl StageName {
     /// All stages in order.
-    pub const ALL: [StageName; 6] = [
+    pub const ALL: [StageName; 7] = [
         StageName::Synth,
         StageName::Ingest,
         StageName::Features,
         StageName::Partition,
         StageName::Train,
+        StageName::Federate,
         StageName::Report,
     ];
 
@@ -88,6 +92,7 @@ impl StageName {
             StageName::Features => "features",
             StageName::Partition => "partition",
             StageName::Train => "train",
+            StageName::Federate => "federate",
             StageName::Report => "report",
         }
     }
@@ -108,8 +113,8 @@ impl StageName {
             StageName::Synth => &[],
             StageName::Ingest => &[StageName::Synth],
             StageName::Features | StageName::Partition => &[StageName::Ingest],
-            StageName::Train => &[StageName::Features, StageName::Partition],
-            StageName::Report => &[StageName::Ingest, StageName::Features, StageName::Train],
+            StageName::Train | StageName::Federate => &[StageName::Features, StageName::Partition],
+            StageName::Report => &[StageName::Ingest, StageName::Features, StageName::Train, StageName::Federate],
         }
     }
 }
@@ -243,6 +248,10 @@ fn stages_until(opts: &RunOptions) -> Vec<StageName> {
 fn evaluate(ctx: &Ctx<'_>, stage: StageName, upstream_dirty: Option<StageName>) -> Result<Evaluated, PipelineError> {
     if stage == StageName::Synth && ctx.opts.corpus.is_some() {
         return Ok(Evaluated::Skipped("external corpus".into()));
+    }
+    if stage == StageName::Federate && ctx.pipeline.train.federated_enabled().is_none() {
+        // no federated training: a no-op that is always fresh
+        return Ok(Evaluated::Fresh);
     }
     if let Some(up) = upstream_dirty {
         return Ok(Evaluated::Dirty(DirtyReason::UpstreamDirty { stage: up.as_str().into() }, None));

@@ -23,6 +23,7 @@ pub(crate) fn version(stage: StageName) -> u32 {
         StageName::Features => fedser_features::VERSION * 1000 + fedser_features::dsp::COMPARE16_VERSION,
         StageName::Partition => fedser_partition::VERSION,
         StageName::Train => fedser_train::VERSION,
+        StageName::Federate => fedser_federated::VERSION,
         StageName::Report => fedser_report::VERSION,
     }
 }
@@ -79,23 +80,35 @@ pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<Inputs, Pipeline
         StageName::Partition => {
             (to_table(stage, &p.partition)?, vec![need(ctx, stage, StageName::Ingest, "manifest.parquet")?])
         }
+        // each training stage hashes only its own part of `[train]`
         StageName::Train => (
-            to_table(stage, &p.train)?,
+            to_table(stage, &p.train.centralized_key())?,
             vec![
                 need(ctx, stage, StageName::Features, "features.parquet")?,
                 need(ctx, stage, StageName::Partition, "partition.parquet")?,
             ],
         ),
-        StageName::Report => (
-            to_table(stage, &p.report)?,
+        StageName::Federate => (
+            to_table(stage, &p.train.federated_enabled())?,
             vec![
+                need(ctx, stage, StageName::Features, "features.parquet")?,
+                need(ctx, stage, StageName::Partition, "partition.parquet")?,
+            ],
+        ),
+        StageName::Report => {
+            let mut deps = vec![
                 need(ctx, stage, StageName::Ingest, "manifest.parquet")?,
                 need(ctx, stage, StageName::Ingest, "rejects.parquet")?,
                 need(ctx, stage, StageName::Features, "features.parquet")?,
                 need(ctx, stage, StageName::Train, "predictions.parquet")?,
                 need(ctx, stage, StageName::Train, "experiments.json")?,
-            ],
-        ),
+            ];
+            if p.train.federated_enabled().is_some() {
+                deps.push(need(ctx, stage, StageName::Federate, "predictions.parquet")?);
+                deps.push(need(ctx, stage, StageName::Federate, "experiments.json")?);
+            }
+            (to_table(stage, &p.report)?, deps)
+        }
         StageName::Ingest => unreachable!("handled above"),
     };
     Ok((params, deps, None))
@@ -194,6 +207,33 @@ pub(crate) fn execute(
             }
             vec![dir.join("predictions.parquet"), dir.join("experiments.json")]
         }
+        StageName::Federate => {
+            let fp = p.train.federated_enabled().ok_or_else(|| PipelineError::Stage {
+                stage,
+                source: "[train.federated] is absent or disabled".into(),
+            })?;
+            let metas = fedser_federated::run(
+                fp,
+                &cache.join("features").join("features.parquet"),
+                &cache.join("partition").join("partition.parquet"),
+                &dir,
+                meta,
+            )
+            .map_err(|e| err(Box::new(e)))?;
+            for m in metas {
+                info.insert(format!("seconds.{}", m.id), format!("{:.2}", m.seconds));
+                if let Some(c) = m.learning_curve.last() {
+                    info.insert(format!("uar.{}", m.id), format!("{:.4}", c.uar));
+                }
+                if m.skipped_rounds > 0 || m.rejected_updates > 0 {
+                    info.insert(
+                        format!("faults.{}", m.id),
+                        format!("{} rounds skipped, {} updates rejected", m.skipped_rounds, m.rejected_updates),
+                    );
+                }
+            }
+            vec![dir.join("predictions.parquet"), dir.join("experiments.json"), dir.join("rounds")]
+        }
         StageName::Report => {
             let results = report(ctx, &dir).map_err(|e| err(e))?;
             for e in &results.experiments {
@@ -255,6 +295,9 @@ fn report(
     let inputs = fedser_report::ReportInputs {
         predictions: &cache.join("train").join("predictions.parquet"),
         experiments: &cache.join("train").join("experiments.json"),
+        federated: ctx.pipeline.train.federated_enabled().map(|_| {
+            (cache.join("federate").join("predictions.parquet"), cache.join("federate").join("experiments.json"))
+        }),
         corpus,
         features,
         sex: sex_of,

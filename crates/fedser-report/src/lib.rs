@@ -13,8 +13,12 @@
 //! experiments[]    {id, protocol, training, model {name, library, params}, uar, accuracy, macro_f1,
 //!                   labels, confusion (rows = true labels, columns = predictions, counts),
 //!                   per_actor [{actor, sex, n, uar}], per_actor_uar {min, median, max, mean, std},
-//!                   folds, n_features, seconds, fold_seconds}
+//!                   folds, n_features, seconds, fold_seconds,
+//!                   federated (only when training = federated) {strategy, rounds, clients, skipped_rounds,
+//!                              rejected_updates, rounds_table, learning_curve [{round, uar, accuracy,
+//!                              train_loss, accepted, skipped_folds}]}}
 //! ```
+//! `federated` is an additive, optional field: schema_version stays 1.
 #![warn(unreachable_pub)]
 
 mod render;
@@ -28,7 +32,7 @@ use fedser_core::metrics;
 use serde::{Deserialize, Serialize};
 
 /// Recipe version of the report stage.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Version of the results.json layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -141,6 +145,28 @@ pub struct ExperimentResult {
     pub seconds: f64,
     /// Per-fold seconds.
     pub fold_seconds: Vec<f64>,
+    /// Federated runs only: strategy, rounds and the pooled learning curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated: Option<FederatedInfo>,
+}
+
+/// The federated part of an experiment (from the federate stage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FederatedInfo {
+    /// Strategy name (`fedavg`).
+    pub strategy: String,
+    /// Rounds.
+    pub rounds: u32,
+    /// Clients per fold.
+    pub clients: Vec<usize>,
+    /// Rounds skipped for too few updates (summed over folds).
+    pub skipped_rounds: usize,
+    /// Updates rejected by the server (summed over folds and rounds).
+    pub rejected_updates: usize,
+    /// The per-round Parquet table, relative to the federate stage folder.
+    pub rounds_table: String,
+    /// Pooled test metrics per round: `{round, uar, accuracy, train_loss, accepted, skipped_folds}`.
+    pub learning_curve: Vec<serde_json::Value>,
 }
 
 /// The whole results.json.
@@ -171,6 +197,20 @@ struct ExperimentMetaIn {
     seconds: f64,
     #[serde(default)]
     fold_seconds: Vec<f64>,
+    #[serde(default)]
+    strategy: Option<String>,
+    #[serde(default)]
+    rounds: u32,
+    #[serde(default)]
+    clients: Vec<usize>,
+    #[serde(default)]
+    skipped_rounds: usize,
+    #[serde(default)]
+    rejected_updates: usize,
+    #[serde(default)]
+    rounds_table: String,
+    #[serde(default)]
+    learning_curve: Vec<serde_json::Value>,
 }
 
 /// Inputs of the report stage.
@@ -180,6 +220,8 @@ pub struct ReportInputs<'a> {
     pub predictions: &'a Path,
     /// `experiments.json` of train.
     pub experiments: &'a Path,
+    /// `predictions.parquet` and `experiments.json` of federate, when it ran.
+    pub federated: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Corpus figures.
     pub corpus: CorpusInfo,
     /// Feature figures.
@@ -196,11 +238,28 @@ pub struct ReportInputs<'a> {
 /// # Errors
 /// [`ReportError`].
 pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportError> {
-    let text = std::fs::read(inputs.experiments)
-        .map_err(|e| ReportError::Json { path: inputs.experiments.to_path_buf(), message: e.to_string() })?;
+    let mut experiments = score(inputs, inputs.predictions, inputs.experiments)?;
+    if let Some((p, e)) = &inputs.federated {
+        experiments.extend(score(inputs, p, e)?);
+    }
+    let results = Results {
+        schema_version: SCHEMA_VERSION,
+        fedser_version: env!("CARGO_PKG_VERSION").to_owned(),
+        pipeline: inputs.pipeline.clone(),
+        corpus: inputs.corpus.clone(),
+        features: inputs.features.clone(),
+        experiments,
+    };
+    write_outputs(&results, out_dir)?;
+    Ok(results)
+}
+
+/// Metrics of every experiment of one (predictions, experiments.json) pair.
+fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result<Vec<ExperimentResult>, ReportError> {
+    let text = std::fs::read(experiments_json)
+        .map_err(|e| ReportError::Json { path: experiments_json.to_path_buf(), message: e.to_string() })?;
     let metas: Vec<ExperimentMetaIn> = serde_json::from_slice(&text)
-        .map_err(|e| ReportError::Json { path: inputs.experiments.to_path_buf(), message: e.to_string() })?;
-    let p = inputs.predictions;
+        .map_err(|e| ReportError::Json { path: experiments_json.to_path_buf(), message: e.to_string() })?;
     let b = table::read_parquet(p, None)?;
     let exp = table::strings(p, &b, "experiment")?;
     let actor = table::ints(p, &b, "actor")?;
@@ -235,6 +294,15 @@ pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportE
             })
             .collect();
         let per_actor_uar = spread(&per_actor.iter().map(|a| a.uar).collect::<Vec<_>>());
+        let federated = m.strategy.map(|strategy| FederatedInfo {
+            strategy,
+            rounds: m.rounds,
+            clients: m.clients,
+            skipped_rounds: m.skipped_rounds,
+            rejected_updates: m.rejected_updates,
+            rounds_table: m.rounds_table,
+            learning_curve: m.learning_curve,
+        });
         experiments.push(ExperimentResult {
             id: m.id,
             protocol: m.protocol,
@@ -251,18 +319,10 @@ pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportE
             n_features: m.n_features,
             seconds: m.seconds,
             fold_seconds: m.fold_seconds,
+            federated,
         });
     }
-    let results = Results {
-        schema_version: SCHEMA_VERSION,
-        fedser_version: env!("CARGO_PKG_VERSION").to_owned(),
-        pipeline: inputs.pipeline.clone(),
-        corpus: inputs.corpus.clone(),
-        features: inputs.features.clone(),
-        experiments,
-    };
-    write_outputs(&results, out_dir)?;
-    Ok(results)
+    Ok(experiments)
 }
 
 fn spread(v: &[f64]) -> Spread {

@@ -8,6 +8,61 @@ fn pct(x: f64) -> String {
     format!("{:.1}", x * 100.0)
 }
 
+/// Federated versus centralized per protocol, and the learning curves.
+fn federated_section(s: &mut String, r: &Results) {
+    let fed: Vec<_> = r.experiments.iter().filter(|e| e.federated.is_some()).collect();
+    if fed.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Federated versus centralized\n");
+    let _ = writeln!(s, "Every actor is one client; the held-out actors never train. UAR / accuracy / macro-F1 in %, Δ UAR = federated - centralized (same split, same model family).\n");
+    let _ = writeln!(s, "| protocol | centralized UAR | federated | strategy | rounds | UAR | Δ UAR | accuracy | macro-F1 | skipped rounds | rejected updates |");
+    let _ = writeln!(s, "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for e in &fed {
+        let Some(f) = &e.federated else { continue };
+        let model = e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+        let central = r.experiments.iter().find(|c| {
+            c.federated.is_none()
+                && c.protocol == e.protocol
+                && c.model.get("name").and_then(|v| v.as_str()) == Some(model)
+        });
+        let (cu, du) = central
+            .map_or(("-".to_owned(), "-".to_owned()), |c| (pct(c.uar), format!("{:+.1}", (e.uar - c.uar) * 100.0)));
+        let _ = writeln!(
+            s,
+            "| {} | {cu} | {} | {} | {} | {} | {du} | {} | {} | {} | {} |",
+            e.protocol,
+            e.id,
+            f.strategy,
+            f.rounds,
+            pct(e.uar),
+            pct(e.accuracy),
+            pct(e.macro_f1),
+            f.skipped_rounds,
+            f.rejected_updates
+        );
+    }
+    let _ = writeln!(s, "\n### Learning curves\n");
+    let _ = writeln!(s, "Test UAR (%) of the global model after each round, test predictions of all folds pooled (round 0 = initial model). Per-round tables: `cache/federate/rounds/<experiment>.parquet`.\n");
+    let _ = writeln!(s, "| round | {} |", fed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(s, "|---:|{}", "---:|".repeat(fed.len()));
+    let rounds = fed.iter().filter_map(|e| e.federated.as_ref()).map(|f| f.learning_curve.len()).max().unwrap_or(0);
+    for i in 0..rounds {
+        let cells: Vec<String> = fed
+            .iter()
+            .map(|e| {
+                e.federated
+                    .as_ref()
+                    .and_then(|f| f.learning_curve.get(i))
+                    .and_then(|p| p.get("uar"))
+                    .and_then(serde_json::Value::as_f64)
+                    .map_or_else(|| "-".to_owned(), pct)
+            })
+            .collect();
+        let _ = writeln!(s, "| {i} | {} |", cells.join(" | "));
+    }
+}
+
 /// Renders the Markdown report from the results alone.
 pub(crate) fn markdown(r: &Results) -> String {
     let mut s = String::new();
@@ -44,6 +99,7 @@ pub(crate) fn markdown(r: &Results) -> String {
     if r.experiments.is_empty() {
         let _ = writeln!(s, "\nNo experiments ran (no protocol selected).");
     }
+    federated_section(&mut s, r);
     for e in &r.experiments {
         let _ = writeln!(s, "\n### {}\n", e.id);
         let _ = writeln!(s, "Confusion matrix (rows = true, columns = predicted, counts):\n");

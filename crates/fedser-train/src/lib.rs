@@ -14,8 +14,6 @@
 //! n_features, n_train, seconds, fold_seconds`.
 #![warn(unreachable_pub)]
 
-mod data;
-mod kernel;
 mod model;
 pub mod softmax;
 
@@ -27,7 +25,8 @@ use fedser_core::{Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use data::{load_features, load_partition, FeatureMatrix, Fold};
+pub use fedser_federated::data::{load_features, load_partition, FeatureMatrix, Fold};
+pub use fedser_federated::FederatedParams;
 pub use model::{CentralizedParams, LogisticParams, ModelKind};
 
 /// Recipe version of the train stage.
@@ -39,6 +38,9 @@ pub enum TrainError {
     /// Reading inputs or writing outputs failed.
     #[error(transparent)]
     Cache(#[from] fedser_cache::CacheError),
+    /// Loading the feature or partition table failed.
+    #[error(transparent)]
+    Load(#[from] fedser_federated::FedError),
     /// A table is inconsistent with another.
     #[error("`{}`: {message}", .path.display())]
     Data {
@@ -72,11 +74,18 @@ pub enum TrainError {
 /// | Name | Default | Purpose |
 /// | :-- | :-- | :-- |
 /// | `centralized` | logistic | the centralized baseline (see [`CentralizedParams`]) |
+/// | `federated` | absent (off) | federated training, run by its own stage (see [`FederatedParams`]) |
+///
+/// The train stage hashes only `centralized` ([`TrainParams::centralized_key`]);
+/// `federated` belongs to the `federate` stage's key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainParams {
     /// The centralized baseline.
     pub centralized: CentralizedParams,
+    /// Federated training (`[train.federated]`); `None` = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub federated: Option<FederatedParams>,
 }
 
 impl TrainParams {
@@ -85,7 +94,25 @@ impl TrainParams {
     /// # Errors
     /// The first [`fedser_core::ParamError`].
     pub fn validate(&self) -> Result<(), fedser_core::ParamError> {
-        self.centralized.validate()
+        self.centralized.validate()?;
+        if let Some(f) = &self.federated {
+            f.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The part of `[train]` the centralized train stage's key covers:
+    /// `{centralized = ...}` (the same table as before `federated` existed,
+    /// so adding federated training leaves centralized results cached).
+    #[must_use]
+    pub fn centralized_key(&self) -> TrainParams {
+        TrainParams { centralized: self.centralized.clone(), federated: None }
+    }
+
+    /// The federated params when `[train.federated]` is present and enabled.
+    #[must_use]
+    pub fn federated_enabled(&self) -> Option<&FederatedParams> {
+        self.federated.as_ref().filter(|f| f.enabled)
     }
 }
 

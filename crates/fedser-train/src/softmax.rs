@@ -28,7 +28,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use crate::kernel;
+use fedser_federated::kernel;
 
 const BLOCK: usize = 256;
 
@@ -365,10 +365,10 @@ mod tests {
         grad.fill(0.0);
         let mut loss = 0.0;
         for &r in p.rows {
-            let xr: Vec<f64> = (0..d)
-                .map(|j| (f64::from(p.x[r * d + j]) - f64::from(p.mean[j])) / f64::from(p.scale[j]))
-                .collect();
-            let z: Vec<f64> = (0..k).map(|q| theta[d * k + q] + (0..d).map(|j| xr[j] * theta[j * k + q]).sum::<f64>()).collect();
+            let xr: Vec<f64> =
+                (0..d).map(|j| (f64::from(p.x[r * d + j]) - f64::from(p.mean[j])) / f64::from(p.scale[j])).collect();
+            let z: Vec<f64> =
+                (0..k).map(|q| theta[d * k + q] + (0..d).map(|j| xr[j] * theta[j * k + q]).sum::<f64>()).collect();
             let mx = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
             let sum: f64 = z.iter().map(|&zq| (zq - mx).exp()).sum();
             let y = p.y[r];
@@ -513,7 +513,10 @@ mod tests {
                     let mut p = Problem::new(&x, d, rows, &y, k, &mean, &scale, 0.3);
                     p.arch = pulp::Arch::Scalar;
                     let f_s = p.eval(&theta, &mut g2);
-                    assert!((f_s - f_ref).abs() <= 1e-5 * f_ref.abs(), "scalar path d={d} k={k}: loss {f_s} vs {f_ref}");
+                    assert!(
+                        (f_s - f_ref).abs() <= 1e-5 * f_ref.abs(),
+                        "scalar path d={d} k={k}: loss {f_s} vs {f_ref}"
+                    );
                     assert!(rel_diff(&g2, &g_ref) <= 1e-5, "scalar path d={d} k={k}: gradient");
                 }
             }

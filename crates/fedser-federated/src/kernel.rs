@@ -33,32 +33,32 @@ const PAD: usize = 16;
 
 /// Row stride of `Vᵀ` and `GVᵀ` for `d` features: `d` rounded up to a
 /// multiple of 16; the padding must be zero in `Vᵀ`.
-pub(crate) fn stride(d: usize) -> usize {
+pub fn stride(d: usize) -> usize {
     d.next_multiple_of(PAD)
 }
 
 /// One block of rows: logits, callback, gradient accumulation.
-pub(crate) struct BlockEval<'a, F> {
+pub struct BlockEval<'a, F> {
     /// The feature matrix, row-major, `d` columns.
-    pub(crate) x: &'a [f32],
+    pub x: &'a [f32],
     /// Columns.
-    pub(crate) d: usize,
+    pub d: usize,
     /// Rows of `x` to visit, in order.
-    pub(crate) rows: &'a [usize],
+    pub rows: &'a [usize],
     /// `Vᵀ`, `k` rows of stride [`stride`]`(d)`, zero padded.
-    pub(crate) vt: &'a [f32],
+    pub vt: &'a [f32],
     /// Classes.
-    pub(crate) k: usize,
+    pub k: usize,
     /// `GVᵀ`, same layout as `vt`; this block's contribution is added.
-    pub(crate) gvt: &'a mut [f32],
+    pub gvt: &'a mut [f32],
     /// `softmax(i, z)`: `z` holds the `k` dot products `x_{rows[i]} · V[:, q]`
     /// on entry and must hold the gradient weights `g_q` on exit.
-    pub(crate) softmax: F,
+    pub softmax: F,
 }
 
 impl<F: FnMut(usize, &mut [f32])> BlockEval<'_, F> {
     /// Runs the block with the best instruction set of this CPU.
-    pub(crate) fn run(self, arch: Arch) {
+    pub fn run(self, arch: Arch) {
         arch.dispatch(self);
     }
 }
@@ -93,8 +93,11 @@ impl<F: FnMut(usize, &mut [f32])> WithSimd for BlockEval<'_, F> {
         let full = d / lanes;
         let partial = d % lanes != 0;
         let v_rows: Vec<&[S::f32s]> = S::as_simd_f32s(vt).0.chunks_exact(dp / lanes).collect();
-        let mut gv_rows: Vec<&mut [S::f32s]> =
-            S::as_mut_simd_f32s(gvt).0.chunks_exact_mut(dp / lanes).map(|r| &mut r[..full + usize::from(partial)]).collect();
+        let mut gv_rows: Vec<&mut [S::f32s]> = S::as_mut_simd_f32s(gvt)
+            .0
+            .chunks_exact_mut(dp / lanes)
+            .map(|r| &mut r[..full + usize::from(partial)])
+            .collect();
         let zero = simd.splat_f32s(0.0);
         let mut z = vec![0f32; GROUP * k];
         let mut w = vec![[zero; GROUP]; k];

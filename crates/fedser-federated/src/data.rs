@@ -5,7 +5,7 @@ use fedser_cache::table;
 use fedser_core::{codes, columns, Protocol};
 use ndarray::Array2;
 
-use crate::TrainError;
+use crate::FedError as TrainError;
 
 /// The feature table in memory: key columns and an `n_clips x n_features`
 /// f32 matrix.

@@ -1,0 +1,543 @@
+//! The one round loop every strategy shares, and its per-round history.
+//!
+//! Round `r` (1-based): the strategy samples clients and sets their
+//! instructions; every sampled client (in parallel) draws its faults, trains
+//! locally, forms its update and applies the client-side transform; the
+//! server checks each received update in ascending client order (length,
+//! finiteness, norm bound) and logs every rejection; when at least
+//! [`Strategy::min_results`] updates are accepted the strategy aggregates
+//! them, otherwise the round is skipped and recorded as such; the global
+//! model is then evaluated on the test rows. Round 0 records the initial
+//! model.
+//!
+//! Determinism: every random draw comes from a generator seeded by
+//! `(seed, stream, round, client, purpose)` ([`rng_for`]); clients' results
+//! are collected in sampling order and aggregated in that order, so the
+//! outcome is the same for any number of threads.
+
+use std::time::Instant;
+
+use fedser_core::metrics;
+use ndarray::ArrayView2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::hooks::{Hooks, PlainAggregator};
+use crate::model::{Shape, Standardizer};
+use crate::params::{FaultParams, StragglerPolicy};
+use crate::sgd::{self, Rows};
+use crate::strategy::{FitFailure, FitRes, Strategy};
+use crate::{ClientId, FedError};
+
+/// What a generator is used for (part of its seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Purpose {
+    /// Initial parameters.
+    Init = 1,
+    /// Client sampling.
+    Sample = 2,
+    /// Fault draws.
+    Fault = 3,
+    /// Local shuffling.
+    Shuffle = 4,
+    /// The client-side update transform.
+    Transform = 5,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The generator for one `(seed, stream, round, client, purpose)`.
+#[must_use]
+pub fn rng_for(seed: u64, stream: u64, round: u32, client: ClientId, purpose: Purpose) -> ChaCha8Rng {
+    let mut h = splitmix(seed);
+    for v in [stream, u64::from(round), client as u64, purpose as u64] {
+        h = splitmix(h ^ v);
+    }
+    ChaCha8Rng::seed_from_u64(h)
+}
+
+/// The simulated federation of one fold.
+#[derive(Debug, Clone)]
+pub struct Federation<'a> {
+    /// Model shape.
+    pub shape: Shape,
+    /// Features, row-major, `shape.d` columns (shared by all clients).
+    pub x: &'a [f32],
+    /// Label of every row.
+    pub y: &'a [usize],
+    /// Clients in ascending id order with their training rows.
+    pub clients: Vec<(ClientId, Vec<usize>)>,
+    /// Server-side test rows (never trained on).
+    pub test: &'a [usize],
+    /// The federated standardisation (see [`crate::stats`]).
+    pub standardizer: Standardizer,
+}
+
+/// Loop settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// Rounds.
+    pub rounds: u32,
+    /// Seed.
+    pub seed: u64,
+    /// Stream (e.g. the fold), so folds draw independently.
+    pub stream: u64,
+    /// Faults.
+    pub faults: FaultParams,
+    /// Reject updates with a larger L2 norm (0 = no bound).
+    pub max_update_norm: f64,
+}
+
+/// One row of the per-round table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundRecord {
+    /// Round (0 = initial model).
+    pub round: u32,
+    /// Clients sampled.
+    pub sampled: usize,
+    /// Updates received (accepted or rejected).
+    pub reported: usize,
+    /// Clients that dropped out.
+    pub dropped: usize,
+    /// Stragglers (late ones never report; partial ones do).
+    pub stragglers: usize,
+    /// Updates rejected by the server's checks.
+    pub rejected: usize,
+    /// Updates aggregated.
+    pub accepted: usize,
+    /// Too few accepted updates: global model unchanged.
+    pub skipped: bool,
+    /// Example-weighted mean local training loss of accepted clients (NaN if none).
+    pub train_loss: f64,
+    /// Test UAR of the global model after the round.
+    pub test_uar: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// Test confusion counts (rows = true), for pooling over folds.
+    pub confusion: Vec<Vec<u64>>,
+    /// Bytes server -> clients (the model to every sampled client).
+    pub bytes_down: u64,
+    /// Bytes clients -> server (every received update plus its example count).
+    pub bytes_up: u64,
+    /// `client: reason` of every failure, `; `-separated.
+    pub failures: String,
+    /// Seconds of client training and aggregation.
+    pub fit_seconds: f64,
+    /// Seconds of the test evaluation.
+    pub eval_seconds: f64,
+}
+
+/// Result of a simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOutcome {
+    /// Final global parameters.
+    pub params: Vec<f32>,
+    /// Rounds 0..=R.
+    pub history: Vec<RoundRecord>,
+    /// Final predictions of the test rows.
+    pub test_pred: Vec<usize>,
+}
+
+/// Why the server rejects an update (`None` = accepted).
+#[must_use]
+pub fn check_update(update: &[f32], n_params: usize, max_norm: f64) -> Option<String> {
+    if update.len() != n_params {
+        return Some(format!("wrong length {} (expected {n_params})", update.len()));
+    }
+    if let Some(i) = update.iter().position(|v| !v.is_finite()) {
+        return Some(format!("non-finite value {} at index {i}", update[i]));
+    }
+    if max_norm > 0.0 {
+        let norm = update.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+        if norm > max_norm {
+            return Some(format!("norm {norm:.4} above the bound {max_norm}"));
+        }
+    }
+    None
+}
+
+fn evaluate(fed: &Federation<'_>, params: &[f32]) -> (Vec<usize>, Vec<Vec<u64>>, f64, f64) {
+    let n = fed.y.len();
+    let Ok(x) = ArrayView2::from_shape((n, fed.shape.d), fed.x) else {
+        return (Vec::new(), Vec::new(), f64::NAN, f64::NAN);
+    };
+    let pred = fed.shape.predict_rows(params, x, fed.test, &fed.standardizer);
+    let truth: Vec<usize> = fed.test.iter().map(|&r| fed.y[r]).collect();
+    let conf = metrics::confusion(&truth, &pred, fed.shape.k);
+    let s = metrics::scores(&conf);
+    (pred, conf, s.uar, s.accuracy)
+}
+
+/// Runs `cfg.rounds` rounds of `strategy` on `fed`.
+///
+/// # Errors
+/// [`FedError`] from the strategy or aggregator (a skipped round is not an
+/// error).
+///
+/// # Panics
+/// When `fed.x` does not hold `fed.y.len()` rows of `fed.shape.d` features.
+pub fn simulate(
+    fed: &Federation<'_>,
+    strategy: &mut dyn Strategy,
+    cfg: &SimConfig,
+    hooks: Hooks<'_>,
+) -> Result<SimOutcome, FedError> {
+    assert_eq!(fed.x.len(), fed.y.len() * fed.shape.d, "feature matrix shape");
+    let np = fed.shape.n_params();
+    let plain = PlainAggregator;
+    let aggregator = hooks.aggregator.unwrap_or(&plain);
+    let mut global = fed.shape.init(&mut rng_for(cfg.seed, cfg.stream, 0, 0, Purpose::Init));
+    let available: Vec<ClientId> = fed.clients.iter().map(|(c, _)| *c).collect();
+    let rows_of = |c: ClientId| -> &[usize] {
+        fed.clients.binary_search_by_key(&c, |(id, _)| *id).map_or(&[], |i| fed.clients[i].1.as_slice())
+    };
+    let mut history = Vec::with_capacity(cfg.rounds as usize + 1);
+    let t = Instant::now();
+    let (mut pred, conf, uar, acc) = evaluate(fed, &global);
+    let r0 = RoundRecord {
+        round: 0,
+        sampled: 0,
+        reported: 0,
+        dropped: 0,
+        stragglers: 0,
+        rejected: 0,
+        accepted: 0,
+        skipped: false,
+        train_loss: f64::NAN,
+        test_uar: uar,
+        test_accuracy: acc,
+        confusion: conf,
+        bytes_down: 0,
+        bytes_up: 0,
+        failures: String::new(),
+        fit_seconds: 0.0,
+        eval_seconds: t.elapsed().as_secs_f64(),
+    };
+    if let Some(o) = hooks.observer {
+        o.round_end(&r0);
+    }
+    history.push(r0);
+    let f = &cfg.faults;
+    for round in 1..=cfg.rounds {
+        let t_fit = Instant::now();
+        let mut srng = rng_for(cfg.seed, cfg.stream, round, 0, Purpose::Sample);
+        let plan = strategy.configure_fit(round, &global, &available, &mut srng);
+        let outcomes: Vec<(ClientId, Result<FitRes, FitFailure>, bool)> = plan
+            .par_iter()
+            .map(|(c, ins)| {
+                let c = *c;
+                let mut frng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Fault);
+                let (u_drop, u_slow, u_bad): (f64, f64, f64) = (frng.gen(), frng.gen(), frng.gen());
+                if u_drop < f.dropout {
+                    return (c, Err(FitFailure::Dropped), false);
+                }
+                let slow = u_slow < f.stragglers;
+                if slow && f.straggler_policy == StragglerPolicy::Drop {
+                    return (c, Err(FitFailure::Straggler), true);
+                }
+                let rows = rows_of(c);
+                let mut local = ins.local.clone();
+                if slow {
+                    let full = sgd::full_steps(rows.len(), &local);
+                    local.max_steps = Some(((full as f64 * f.straggler_work).ceil() as usize).max(1));
+                }
+                let mut rng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Shuffle);
+                let out = sgd::train(
+                    &fed.shape,
+                    &global,
+                    Rows { x: fed.x, y: fed.y, rows },
+                    &fed.standardizer,
+                    &local,
+                    &mut rng,
+                );
+                let mut update: Vec<f32> = out.params.iter().zip(&global).map(|(a, b)| a - b).collect();
+                if u_bad < f.corrupt {
+                    update.fill(f32::NAN);
+                }
+                if let Some(tf) = hooks.transform {
+                    tf.transform(
+                        round,
+                        c,
+                        &mut update,
+                        &mut rng_for(cfg.seed, cfg.stream, round, c, Purpose::Transform),
+                    );
+                }
+                (c, Ok(FitRes { update, num_examples: rows.len(), loss: out.loss }), slow)
+            })
+            .collect();
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        let (mut dropped, mut stragglers, mut rejected, mut reported) = (0, 0, 0, 0);
+        let mut bytes_up = 0u64;
+        for (c, r, slow) in outcomes {
+            stragglers += usize::from(slow);
+            match r {
+                Ok(res) => {
+                    reported += 1;
+                    bytes_up += res.update.len() as u64 * 4 + 8;
+                    let why = check_update(&res.update, np, cfg.max_update_norm);
+                    if let Some(o) = hooks.observer {
+                        o.client_update(round, c, res.num_examples, &res.update, why.is_none());
+                    }
+                    match why {
+                        None => results.push((c, res)),
+                        Some(why) => {
+                            tracing::warn!("round {round}: update of client {c} rejected: {why}");
+                            rejected += 1;
+                            failures.push((c, FitFailure::Rejected(why)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    dropped += usize::from(e == FitFailure::Dropped);
+                    tracing::debug!("round {round}: client {c}: {}", e.describe());
+                    failures.push((c, e));
+                }
+            }
+        }
+        let accepted = results.len();
+        let n_ex: usize = results.iter().map(|(_, r)| r.num_examples).sum();
+        let train_loss = if n_ex > 0 {
+            results.iter().map(|(_, r)| r.loss * r.num_examples as f64).sum::<f64>() / n_ex as f64
+        } else {
+            f64::NAN
+        };
+        let skipped = accepted < strategy.min_results().max(1);
+        if skipped {
+            tracing::warn!(
+                "round {round} skipped: {accepted} accepted updates, {} needed ({} sampled, {dropped} dropped, {rejected} rejected)",
+                strategy.min_results().max(1),
+                plan.len()
+            );
+        } else if let Some(next) = strategy.aggregate_fit(round, &global, &results, &failures, aggregator)? {
+            global = next;
+        }
+        let fit_seconds = t_fit.elapsed().as_secs_f64();
+        let t_eval = Instant::now();
+        let (p, conf, uar, acc) = evaluate(fed, &global);
+        pred = p;
+        let rec = RoundRecord {
+            round,
+            sampled: plan.len(),
+            reported,
+            dropped,
+            stragglers,
+            rejected,
+            accepted,
+            skipped,
+            train_loss,
+            test_uar: uar,
+            test_accuracy: acc,
+            confusion: conf,
+            bytes_down: plan.len() as u64 * np as u64 * 4,
+            bytes_up,
+            failures: failures.iter().map(|(c, e)| format!("{c}: {}", e.describe())).collect::<Vec<_>>().join("; "),
+            fit_seconds,
+            eval_seconds: t_eval.elapsed().as_secs_f64(),
+        };
+        if let Some(o) = hooks.observer {
+            o.round_end(&rec);
+        }
+        history.push(rec);
+    }
+    Ok(SimOutcome { params: global, history, test_pred: pred })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::hooks::{RoundObserver, UpdateTransform};
+    use crate::model::Arch;
+    use crate::params::{FederatedParams, StrategyKind};
+    use crate::stats::{combine, ClientStats};
+    use crate::strategy::from_params;
+
+    /// 6 clients x 20 rows, 3 separable-ish classes, 12 features; test rows = every 5th row.
+    struct Toy {
+        x: Vec<f32>,
+        y: Vec<usize>,
+        test: Vec<usize>,
+        clients: Vec<(ClientId, Vec<usize>)>,
+    }
+
+    fn toy() -> Toy {
+        let mut rng = rng_for(3, 0, 0, 0, Purpose::Init);
+        let (n, d, k) = (120, 12, 3);
+        let y: Vec<usize> = (0..n).map(|i| (i * 7) % k).collect();
+        let x: Vec<f32> =
+            (0..n * d).map(|i| 5.0 + if i % d == y[i / d] { 1.5 } else { 0.0 } + rng.gen_range(-1.0f32..1.0)).collect();
+        let test: Vec<usize> = (0..n).filter(|i| i % 5 == 0).collect();
+        let clients =
+            (0..6).map(|c| (1001 + c as ClientId, (c * 20..(c + 1) * 20).filter(|i| i % 5 != 0).collect())).collect();
+        Toy { x, y, test, clients }
+    }
+
+    fn fed(t: &Toy, arch: Arch) -> Federation<'_> {
+        let stats: Vec<ClientStats> = t.clients.iter().map(|(_, r)| ClientStats::of(&t.x, 12, r)).collect();
+        Federation {
+            shape: Shape { arch, d: 12, k: 3 },
+            x: &t.x,
+            y: &t.y,
+            clients: t.clients.clone(),
+            test: &t.test,
+            standardizer: combine(&stats, 12),
+        }
+    }
+
+    fn params() -> FederatedParams {
+        let mut p = FederatedParams { rounds: 6, fraction: 0.7, min_clients: 2, seed: 11, ..Default::default() };
+        p.local.batch_size = 4;
+        p.local.lr = 0.1;
+        p.faults.dropout = 0.1;
+        p.faults.stragglers = 0.2;
+        p
+    }
+
+    fn run(f: &Federation<'_>, p: &FederatedParams, threads: usize, hooks: Hooks<'_>) -> SimOutcome {
+        let cfg = SimConfig {
+            rounds: p.rounds,
+            seed: p.seed,
+            stream: 7,
+            faults: p.faults.clone(),
+            max_update_norm: p.max_update_norm,
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| simulate(f, from_params(p).as_mut(), &cfg, hooks).unwrap())
+    }
+
+    fn strip(mut o: SimOutcome) -> SimOutcome {
+        for r in &mut o.history {
+            r.fit_seconds = 0.0;
+            r.eval_seconds = 0.0;
+            if r.train_loss.is_nan() {
+                r.train_loss = -1.0; // NaN != NaN
+            }
+        }
+        o
+    }
+
+    #[test]
+    fn identical_for_one_and_two_threads_and_reruns_and_it_learns() {
+        let t = toy();
+        for (arch, strategy, mu) in [
+            (Arch::Logistic, StrategyKind::Fedavg, 0.0),
+            (Arch::Mlp { hidden: 5 }, StrategyKind::Fedprox, 0.1),
+            (Arch::Logistic, StrategyKind::Fedyogi, 0.0),
+        ] {
+            let f = fed(&t, arch);
+            let mut p = FederatedParams { strategy, mu, ..params() };
+            p.server.eta = 0.05;
+            let a = strip(run(&f, &p, 1, Hooks::default()));
+            let b = strip(run(&f, &p, 2, Hooks::default()));
+            let c = strip(run(&f, &p, 2, Hooks::default()));
+            assert_eq!(a, b, "{strategy:?}: 1 vs 2 threads");
+            assert_eq!(b, c, "{strategy:?}: rerun");
+            assert_eq!(a.history.len(), 7);
+            // some clients dropped or straggled, sampling took 5 of 6 (ceil 0.7 * 6)
+            assert!(a.history[1..].iter().all(|r| r.sampled == 5));
+            assert!(a.history.iter().map(|r| r.dropped + r.stragglers).sum::<usize>() > 0);
+            let last = a.history.last().unwrap();
+            assert!(last.test_uar > 0.45, "{strategy:?}: UAR {} (chance 0.33)", last.test_uar);
+            assert_eq!(last.bytes_down, 5 * f.shape.n_params() as u64 * 4);
+            // a different seed gives a different run
+            let d = strip(run(&f, &FederatedParams { seed: 12, ..p.clone() }, 1, Hooks::default()));
+            assert_ne!(a.params, d.params);
+        }
+    }
+
+    /// Client 1002 sends NaN, 1003 a truncated vector, 1004 a huge update.
+    struct Saboteur;
+    impl UpdateTransform for Saboteur {
+        fn transform(&self, _round: u32, client: ClientId, update: &mut Vec<f32>, _rng: &mut ChaCha8Rng) {
+            match client {
+                1002 => update[3] = f32::NAN,
+                1003 => update.truncate(5),
+                1004 => update.iter_mut().for_each(|v| *v = 1e3),
+                _ => {}
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Spy(Mutex<Vec<(u32, ClientId, bool)>>);
+    impl RoundObserver for Spy {
+        fn client_update(&self, round: u32, client: ClientId, _n: usize, _u: &[f32], accepted: bool) {
+            self.0.lock().unwrap().push((round, client, accepted));
+        }
+    }
+
+    #[test]
+    fn bad_updates_are_rejected_with_reasons_and_too_few_skip_the_round() {
+        let t = toy();
+        let f = fed(&t, Arch::Logistic);
+        let mut p = FederatedParams { rounds: 2, fraction: 1.0, min_clients: 3, max_update_norm: 100.0, ..params() };
+        p.faults = Default::default();
+        let spy = Spy::default();
+        let o = run(&f, &p, 2, Hooks { transform: Some(&Saboteur), observer: Some(&spy), ..Default::default() });
+        let r = &o.history[1];
+        assert_eq!((r.sampled, r.reported, r.rejected, r.accepted, r.skipped), (6, 6, 3, 3, false));
+        assert!(r.failures.contains("1002: rejected: non-finite value NaN at index 3"), "{}", r.failures);
+        assert!(r.failures.contains("1003: rejected: wrong length 5"), "{}", r.failures);
+        assert!(
+            r.failures.contains("1004: rejected: norm") && r.failures.contains("above the bound 100"),
+            "{}",
+            r.failures
+        );
+        let seen = spy.0.lock().unwrap().clone();
+        let round1: Vec<(ClientId, bool)> = seen.iter().filter(|s| s.0 == 1).map(|s| (s.1, s.2)).collect();
+        assert_eq!(round1, [(1001, true), (1002, false), (1003, false), (1004, false), (1005, true), (1006, true)]);
+        // the same with 4 needed: every round skipped, the model stays at its initialisation
+        let p4 = FederatedParams { min_clients: 4, ..p };
+        let o = run(&f, &p4, 1, Hooks { transform: Some(&Saboteur), ..Default::default() });
+        assert!(o.history[1..].iter().all(|r| r.skipped && r.accepted == 3));
+        assert!(o.params.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn fedavg_round_equals_hand_computed_weighted_average() {
+        // one round, no faults: the new model is Σ n_i w_i / Σ n_i of the clients' local models
+        let t = toy();
+        let f = fed(&t, Arch::Logistic);
+        let mut p = FederatedParams { rounds: 1, fraction: 1.0, ..params() };
+        p.faults = Default::default();
+        let o = run(&f, &p, 2, Hooks::default());
+        let start = f.shape.init(&mut rng_for(p.seed, 7, 0, 0, Purpose::Init));
+        let mut acc = vec![0f64; f.shape.n_params()];
+        let mut total = 0.0;
+        for (c, rows) in &f.clients {
+            let local = crate::sgd::LocalConfig {
+                epochs: 1,
+                batch_size: 4,
+                lr: 0.1,
+                momentum: 0.0,
+                l2: 0.0,
+                mu: 0.0,
+                max_steps: None,
+            };
+            let out = crate::sgd::train(
+                &f.shape,
+                &start,
+                Rows { x: f.x, y: f.y, rows },
+                &f.standardizer,
+                &local,
+                &mut rng_for(p.seed, 7, 1, *c, Purpose::Shuffle),
+            );
+            for (a, v) in acc.iter_mut().zip(&out.params) {
+                *a += rows.len() as f64 * f64::from(*v);
+            }
+            total += rows.len() as f64;
+        }
+        for (got, want) in o.params.iter().zip(&acc) {
+            assert!((f64::from(*got) - want / total).abs() < 1e-6, "{got} vs {}", want / total);
+        }
+    }
+}
