@@ -27,4 +27,4 @@
 pub mod dsp;
 mod stage;
 
-pub use stage::{run, FeatureParams, FeatureSetName, FeaturesError, FeaturesSummary, VERSION};
+pub use stage::{run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, PRIMARY_FILE, VERSION};

@@ -5,6 +5,7 @@
 //! (A, B, Nz, F0, LLD, Delta; 6,373 functionals) are computed.
 
 pub mod contour;
+pub mod egemaps;
 pub mod framing;
 pub mod functionals;
 pub mod lld;
@@ -17,6 +18,8 @@ use rustfft::FftPlanner;
 use framing::{Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use functionals::FuncScratch;
 use lld::{F20Analyzer, NRAW20};
+
+pub use egemaps::{egemaps_names, Egemaps, EgemapsContours, EGEMAPS02_VERSION};
 
 /// Bump when output values change (recipe version, feeds the cache key).
 pub const COMPARE16_VERSION: u32 = 2;
