@@ -1,12 +1,15 @@
-//! fedser-features: openSMILE's ComParE_2016 functionals in Rust.
+//! fedser-features: openSMILE's ComParE_2016 and eGeMAPSv02 functionals in Rust.
 //!
 //! # Usage
-//! The [`dsp`] module holds the extractor ([`dsp::Compare16`]): framing,
+//! The [`dsp`] module holds the extractors ([`dsp::Compare16`],
+//! [`dsp::Egemaps`] after `shared/spec/egemaps.md`): framing,
 //! windows, a reused FFT plan, the low-level descriptors, smoothing, deltas
 //! and functionals, following `shared/spec/compare16.md`. The [`run`]
 //! function is the pipeline stage: it reads the manifest, extracts every clip
 //! that is not yet in the per-clip cache (in parallel, one extractor per
-//! worker thread) and writes `features.parquet`.
+//! worker thread, each clip decoded once for all sets) and writes
+//! `features.parquet` (the primary set) and, with `set = "both"`,
+//! `egemaps02.parquet`.
 //!
 //! # Params
 //! See [`FeatureParams`].
@@ -27,4 +30,6 @@
 pub mod dsp;
 mod stage;
 
-pub use stage::{run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, PRIMARY_FILE, VERSION};
+pub use stage::{
+    run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, PRIMARY_FILE, VERSION,
+};

@@ -422,7 +422,9 @@ impl Egemaps {
         let acf = &self.acf;
         let b0 = (16000.0 / f0 as f64).floor() as isize;
         let top = (NBINS60 - 1) as isize;
-        let peak = |k: isize| k >= 1 && k < top && acf[k as usize] > acf[k as usize - 1] && acf[k as usize] > acf[k as usize + 1];
+        let peak = |k: isize| {
+            k >= 1 && k < top && acf[k as usize] > acf[k as usize - 1] && acf[k as usize] > acf[k as usize + 1]
+        };
         let mut idx: Option<isize> = None;
         if peak(b0) {
             idx = Some(b0);
@@ -510,15 +512,9 @@ impl Egemaps {
             let mut h = Harmonic { rel: -200.0, ..Default::default() };
             if let Some(pk) = peak.filter(|&pk| pk >= first && pk < NBINS60 - 1) {
                 let fx = |k: usize| k as f64 * DF60;
-                let (fv, mv) = parabola_vertex(
-                    fx(pk - 1),
-                    m[pk - 1] as f64,
-                    fx(pk),
-                    m[pk] as f64,
-                    fx(pk + 1),
-                    m[pk + 1] as f64,
-                )
-                .unwrap_or((fx(pk), m[pk] as f64));
+                let (fv, mv) =
+                    parabola_vertex(fx(pk - 1), m[pk - 1] as f64, fx(pk), m[pk] as f64, fx(pk + 1), m[pk + 1] as f64)
+                        .unwrap_or((fx(pk), m[pk] as f64));
                 h = Harmonic { found: true, mag: m[pk], freq: fv, rel: 0.0 };
                 if i == 0 {
                     ref_mag = m[pk];
@@ -663,8 +659,14 @@ impl Egemaps {
 
     /// Extract the 88 eGeMAPSv02 functionals ([`egemaps_names`] order) from
     /// `x` (mono 16 kHz samples scaled as int16/32767). Always returns a
-    /// full row of finite values.
+    /// full row of finite values (all zeros for clips shorter than one
+    /// 60 ms frame, where openSMILE gives none).
     pub fn extract(&mut self, x: &[f32]) -> Vec<f32> {
+        if x.len() < LEN60 {
+            // openSMILE outputs no row (the Python wrapper: NaN) for clips
+            // shorter than one 60 ms frame; fedser gives a full row of zeros.
+            return vec![0.0; egemaps_names().len()];
+        }
         self.compute(x);
         let mut out = Vec::with_capacity(88);
         let c = &self.c;
@@ -695,9 +697,7 @@ impl Egemaps {
         for i in 1..N_F {
             let amplitude = i >= 8 && (i - 8) % 3 == 0;
             raw.clear();
-            raw.extend(
-                c.raw_f[i].iter().zip(voiced.iter()).map(|(&v, &vo)| if vo || amplitude { v } else { 0.0 }),
-            );
+            raw.extend(c.raw_f[i].iter().zip(voiced.iter()).map(|(&v, &vo)| if vo || amplitude { v } else { 0.0 }));
             smooth_nz_cut(&raw, p, &mut sm);
             let nz: Vec<f32> = sm[..p.min(sm.len())].iter().copied().filter(|&v| v != 0.0).collect();
             amean_stddev_norm(&nz, &mut out);
@@ -742,7 +742,8 @@ impl Egemaps {
             out.push(st[0]);
             out.push(st[3]);
         }
-        let leq = if c.mean_energy > 0.0 { (10.0 * (c.mean_energy as f32 as f64).log10()) as f32 } else { 0.0 };
+        // Energy floored at 1e-12 (-120 dB), openSMILE's value for digital silence.
+        let leq = (10.0 * (c.mean_energy as f32 as f64).max(1e-12).log10()) as f32;
         out.push(leq);
         let _ = n60;
         for v in out.iter_mut() {
