@@ -198,7 +198,7 @@ pub(crate) fn execute(
             vec![dir.join("predictions.parquet"), dir.join("experiments.json")]
         }
         StageName::Report => {
-            let results = report(ctx, &dir).map_err(|e| err(e))?;
+            let results = report(ctx, &dir).map_err(err)?;
             for e in &results.experiments {
                 info.insert(format!("uar.{}", e.id), format!("{:.4}", e.uar));
             }

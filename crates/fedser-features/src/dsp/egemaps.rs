@@ -815,11 +815,15 @@ mod tests {
     }
 
     #[test]
-    fn db_slope_of_flat_spectrum_is_zero() {
+    fn db_slope_reproduces_the_n_quirk() {
+        // Flat spectrum, L = -30 dB on bins 0..=16 (0-500 Hz). With n = kR - kL = 16
+        // (one less than the 17 points, spec 2): slope = -L * Sf / (n S2f - Sf^2),
+        // Sf = 31.25 * 136 = 4250, S2f = 31.25^2 * 1496 = 1,460,937.5,
+        // n S2f - Sf^2 = 5,312,500 -> slope = 30 * 4250 / 5,312,500 = 0.024 dB/Hz.
         let p = vec![1e-3f32; NBINS20];
-        assert!(db_slope(&p, 0.0, 500.0).abs() < 1e-9);
-        let q: Vec<f32> = (0..NBINS20).map(|k| 10f32.powf(-(k as f32) * 0.01)).collect();
-        // L = -0.1 k dB, f = 31.25 k Hz -> slope -0.1/31.25 dB/Hz (up to the n = kR - kL quirk).
-        assert!(db_slope(&q, 500.0, 1500.0) < 0.0);
+        assert!((db_slope(&p, 0.0, 500.0) - 0.024).abs() < 1e-6, "{}", db_slope(&p, 0.0, 500.0));
+        // Floor: P <= 1e-14 counts as -140 dB.
+        let z = vec![0f32; NBINS20];
+        assert!((db_slope(&z, 0.0, 500.0) - 140.0 * 4250.0 / 5_312_500.0).abs() < 1e-5);
     }
 }
