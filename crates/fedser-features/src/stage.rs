@@ -308,3 +308,35 @@ pub fn run(
     }
     Ok(FeaturesSummary { clips: files.len(), extracted: total, columns: columns_total })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Wrap {
+        features: FeatureParams,
+    }
+
+    fn parse(s: &str) -> Result<FeatureParams, toml::de::Error> {
+        toml::from_str::<Wrap>(s).map(|w| w.features)
+    }
+
+    #[test]
+    fn set_key_selects_outputs() {
+        let both = parse("[features]\nset = \"both\"").expect("both");
+        let o: Vec<(&str, &str)> = both.outputs().iter().map(|(s, f)| (s.name(), *f)).collect();
+        assert_eq!(o, vec![("compare16", "features.parquet"), ("egemaps02", "egemaps02.parquet")]);
+        let e = parse("[features]\nset = \"egemaps02\"").expect("egemaps02");
+        assert_eq!(e.names().len(), 88);
+        assert_eq!(e.outputs()[0].1, PRIMARY_FILE);
+        assert_eq!(parse("[features]").expect("default").names().len(), 6373);
+        assert!(parse("[features]\nset = \"gemaps\"").is_err());
+        assert!(parse("[features]\nsets = [\"compare16\"]").is_err());
+    }
+
+    #[test]
+    fn clip_keys_differ_by_set() {
+        assert_ne!(FeatureSet::Compare16.clip_key("abc"), FeatureSet::Egemaps02.clip_key("abc"));
+    }
+}
