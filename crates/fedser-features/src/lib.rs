@@ -15,11 +15,12 @@
 //! See [`FeatureParams`].
 //!
 //! # Output schema
-//! `features.parquet`: `file, actor (i32), sentence, emotion, level,
-//! duration_s (f64)`, then one Float32 column per feature, named and ordered
-//! exactly as openSMILE names them (`compare16_names.txt`). The columns this
-//! build computes are [`dsp::compare16_names`]; `FEATURESETS.md` lists what
-//! is complete.
+//! `features.parquet` (and `egemaps02.parquet`): `file, actor (i32),
+//! sentence, emotion, level, duration_s (f64)`, then one Float32 column per
+//! feature, named and ordered exactly as openSMILE names them
+//! ([`dsp::compare16_names`], 6,373; [`dsp::egemaps_names`], 88), the same
+//! layout as openSMILE's dev-sample tables; the Parquet key-value metadata
+//! `fedser.feature_set` names the set.
 //!
 //! # Normalization
 //! Samples on openSMILE's scale (16-bit `s / 32767`), see `fedser-audio`.
