@@ -192,7 +192,7 @@ fn devsample_egemaps_subset() {
         names.len()
     );
     let mut f: Vec<_> = fails.into_iter().collect();
-    f.sort_by(|a, b| b.1.cmp(&a.1));
+    f.sort_by_key(|e| std::cmp::Reverse(e.1));
     for (n, c) in f.iter().take(10) {
         println!("  {n}: {c} clips out of tolerance, worst relative error {:.2e}", worst_rel[n]);
     }
