@@ -38,7 +38,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 parity:
-	DEVSAMPLE_VERBOSE=1 $(CARGO) test --release -p fedser-features --test parity_devsample -- --nocapture
+	$(CARGO) run --release -p fedser-features --example parity
 
 bench: release
 	$(CARGO) build --release -p fedser-federated --example bench_fedavg

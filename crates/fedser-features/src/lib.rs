@@ -1,22 +1,26 @@
-//! fedser-features: openSMILE's ComParE_2016 functionals in Rust.
+//! fedser-features: openSMILE's ComParE_2016 and eGeMAPSv02 functionals in Rust.
 //!
 //! # Usage
-//! The [`dsp`] module holds the extractor ([`dsp::Compare16`]): framing,
+//! The [`dsp`] module holds the extractors ([`dsp::Compare16`],
+//! [`dsp::Egemaps`] after `shared/spec/egemaps.md`): framing,
 //! windows, a reused FFT plan, the low-level descriptors, smoothing, deltas
 //! and functionals, following `shared/spec/compare16.md`. The [`run`]
 //! function is the pipeline stage: it reads the manifest, extracts every clip
 //! that is not yet in the per-clip cache (in parallel, one extractor per
-//! worker thread) and writes `features.parquet`.
+//! worker thread, each clip decoded once for all sets) and writes
+//! `features.parquet` (the primary set) and, with `set = "both"`,
+//! `egemaps02.parquet`.
 //!
 //! # Params
 //! See [`FeatureParams`].
 //!
 //! # Output schema
-//! `features.parquet`: `file, actor (i32), sentence, emotion, level,
-//! duration_s (f64)`, then one Float32 column per feature, named and ordered
-//! exactly as openSMILE names them (`compare16_names.txt`). The columns this
-//! build computes are [`dsp::compare16_names`]; `FEATURESETS.md` lists what
-//! is complete.
+//! `features.parquet` (and `egemaps02.parquet`): `file, actor (i32),
+//! sentence, emotion, level, duration_s (f64)`, then one Float32 column per
+//! feature, named and ordered exactly as openSMILE names them
+//! ([`dsp::compare16_names`], 6,373; [`dsp::egemaps_names`], 88), the same
+//! layout as openSMILE's dev-sample tables; the Parquet key-value metadata
+//! `fedser.feature_set` names the set.
 //!
 //! # Normalization
 //! Samples on openSMILE's scale (16-bit `s / 32767`), see `fedser-audio`.
@@ -27,4 +31,6 @@
 pub mod dsp;
 mod stage;
 
-pub use stage::{run, FeatureParams, FeatureSetName, FeaturesError, FeaturesSummary, VERSION};
+pub use stage::{
+    run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, PRIMARY_FILE, VERSION,
+};

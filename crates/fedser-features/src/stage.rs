@@ -27,26 +27,98 @@ pub enum FeaturesError {
     },
 }
 
-/// Feature sets.
+/// One feature set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureSet {
+    /// openSMILE ComParE_2016 functionals (6,373).
+    Compare16,
+    /// openSMILE eGeMAPSv02 functionals (88).
+    Egemaps02,
+}
+
+impl FeatureSet {
+    /// Name in tables, reports and cache keys.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Compare16 => "compare16",
+            Self::Egemaps02 => "egemaps02",
+        }
+    }
+
+    /// Column names, in openSMILE's order.
+    #[must_use]
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Self::Compare16 => dsp::compare16_names(),
+            Self::Egemaps02 => dsp::egemaps_names(),
+        }
+    }
+
+    /// Column count of openSMILE's full set.
+    #[must_use]
+    pub fn reference_count(self) -> usize {
+        match self {
+            Self::Compare16 => 6373,
+            Self::Egemaps02 => 88,
+        }
+    }
+
+    /// Recipe version of the set's extractor.
+    #[must_use]
+    pub fn version(self) -> u32 {
+        match self {
+            Self::Compare16 => dsp::COMPARE16_VERSION,
+            Self::Egemaps02 => dsp::EGEMAPS02_VERSION,
+        }
+    }
+
+    fn clip_key(self, content_hash: &str) -> String {
+        let names = self.names();
+        let mut h = blake3::Hasher::new();
+        h.update(format!("{}:{}:{}:{}:", self.name(), self.version(), VERSION, names.len()).as_bytes());
+        for n in names {
+            h.update(n.as_bytes());
+            h.update(b"\n");
+        }
+        h.update(content_hash.as_bytes());
+        h.finalize().to_hex().to_string()
+    }
+}
+
+/// The `set` key: one set, or both at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum FeatureSetName {
     /// openSMILE ComParE_2016 functionals.
     #[default]
     Compare16,
+    /// openSMILE eGeMAPSv02 functionals.
+    Egemaps02,
+    /// Both: `features.parquet` holds ComParE_2016, `egemaps02.parquet` eGeMAPSv02.
+    Both,
 }
 
 /// `[features]` params.
 ///
 /// | Name | Default | Purpose | Range |
 /// | :-- | :-- | :-- | :-- |
-/// | `set` | `"compare16"` | feature set | `compare16` |
+/// | `set` | `"compare16"` | feature set(s) | `compare16`, `egemaps02`, `both` |
+///
+/// Output files: `features.parquet` holds the primary set (the one train
+/// and report read: ComParE_2016 for `compare16` and `both`, eGeMAPSv02 for
+/// `egemaps02`); with `both`, `egemaps02.parquet` holds eGeMAPSv02 as well.
+/// Both tables have the same key columns and rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeatureParams {
-    /// Feature set.
+    /// Feature set(s).
     pub set: FeatureSetName,
 }
+
+/// File name of the primary table.
+pub const PRIMARY_FILE: &str = "features.parquet";
 
 impl FeatureParams {
     /// Checks the params. Every value of the only key (`set`) is valid once
@@ -58,40 +130,40 @@ impl FeatureParams {
         Ok(())
     }
 
-    /// Column names of the set, as computed by this build.
+    /// The sets extracted, primary first, with their output file names.
+    #[must_use]
+    pub fn outputs(&self) -> Vec<(FeatureSet, &'static str)> {
+        match self.set {
+            FeatureSetName::Compare16 => vec![(FeatureSet::Compare16, PRIMARY_FILE)],
+            FeatureSetName::Egemaps02 => vec![(FeatureSet::Egemaps02, PRIMARY_FILE)],
+            FeatureSetName::Both => {
+                vec![(FeatureSet::Compare16, PRIMARY_FILE), (FeatureSet::Egemaps02, "egemaps02.parquet")]
+            }
+        }
+    }
+
+    /// The primary set (the one in `features.parquet`).
+    #[must_use]
+    pub fn primary(&self) -> FeatureSet {
+        self.outputs()[0].0
+    }
+
+    /// Column names of the primary set, as computed by this build.
     #[must_use]
     pub fn names(&self) -> &'static [&'static str] {
-        match self.set {
-            FeatureSetName::Compare16 => dsp::compare16_names(),
-        }
+        self.primary().names()
     }
 
-    /// Name of the set for reports.
+    /// Name of the primary set for reports.
     #[must_use]
     pub fn set_name(&self) -> &'static str {
-        match self.set {
-            FeatureSetName::Compare16 => "compare16",
-        }
+        self.primary().name()
     }
 
-    /// Column count of openSMILE's full set.
+    /// Column count of openSMILE's full primary set.
     #[must_use]
     pub fn reference_count(&self) -> usize {
-        match self.set {
-            FeatureSetName::Compare16 => 6373,
-        }
-    }
-
-    fn clip_key(&self, content_hash: &str) -> String {
-        let names = self.names();
-        let mut h = blake3::Hasher::new();
-        h.update(format!("{}:{}:{}:{}:", self.set_name(), dsp::COMPARE16_VERSION, VERSION, names.len()).as_bytes());
-        for n in names {
-            h.update(n.as_bytes());
-            h.update(b"\n");
-        }
-        h.update(content_hash.as_bytes());
-        h.finalize().to_hex().to_string()
+        self.primary().reference_count()
     }
 }
 
@@ -118,12 +190,29 @@ fn read_clip_cache(path: &Path, n: usize) -> Option<Vec<f32>> {
     Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
+/// Per-thread extractors, created on first use.
+#[derive(Default)]
+struct Extractors {
+    compare16: Option<dsp::Compare16>,
+    egemaps02: Option<dsp::Egemaps>,
+}
+
+impl Extractors {
+    fn extract(&mut self, set: FeatureSet, x: &[f32]) -> Vec<f32> {
+        match set {
+            FeatureSet::Compare16 => self.compare16.get_or_insert_with(dsp::Compare16::new).extract(x),
+            FeatureSet::Egemaps02 => self.egemaps02.get_or_insert_with(dsp::Egemaps::new).extract(x),
+        }
+    }
+}
+
 /// Runs the features stage.
 ///
 /// * `manifest`: ingest's table; `audio_dir`: where its files are;
 /// * `clip_dir`: the per-clip cache (`cache/features/clips`), keyed by the
-///   clip's content hash and the recipe, so only new or changed clips are
-///   extracted;
+///   clip's content hash and the recipe of each set, so only new or changed
+///   clips are extracted (each clip is decoded once for all sets);
+/// * `out_dir`: where the tables go ([`FeatureParams::outputs`]);
 /// * `progress(done, total)` is called as clips finish.
 ///
 /// # Errors
@@ -133,7 +222,7 @@ pub fn run(
     manifest: &Path,
     audio_dir: &Path,
     clip_dir: &Path,
-    out: &Path,
+    out_dir: &Path,
     meta: &[(&str, String)],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<FeaturesSummary, FeaturesError> {
@@ -143,62 +232,111 @@ pub fn run(
     )?;
     let files = table::strings(manifest, &m, "file")?;
     let hashes = table::strings(manifest, &m, "content_hash")?;
-    let names = params.names();
-    let n = names.len();
-    let keys: Vec<String> = hashes.iter().map(|h| params.clip_key(h)).collect();
-    let cached: Vec<Option<Vec<f32>>> = keys.par_iter().map(|k| read_clip_cache(&clip_path(clip_dir, k), n)).collect();
-    let todo: Vec<usize> = (0..files.len()).filter(|&i| cached[i].is_none()).collect();
+    let outputs = params.outputs();
+    let sets: Vec<FeatureSet> = outputs.iter().map(|o| o.0).collect();
+    let keys: Vec<Vec<String>> = sets.iter().map(|s| hashes.iter().map(|h| s.clip_key(h)).collect()).collect();
+    let is_cached = |si: usize, i: usize| {
+        std::fs::metadata(clip_path(clip_dir, &keys[si][i]))
+            .is_ok_and(|md| md.len() == 4 * sets[si].names().len() as u64)
+    };
+    let todo: Vec<(usize, Vec<usize>)> = (0..files.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let missing: Vec<usize> = (0..sets.len()).filter(|&si| !is_cached(si, i)).collect();
+            (!missing.is_empty()).then_some((i, missing))
+        })
+        .collect();
     let total = todo.len();
     tracing::info!("features: {} clips cached, {total} to extract", files.len() - total);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let fresh: Vec<(usize, Vec<f32>)> = todo
-        .par_iter()
-        .map_init(dsp::Compare16::new, |ex, &i| {
-            let path = audio_dir.join(&files[i]);
-            let clip = fedser_audio::read_clip(&path)
-                .map_err(|e| FeaturesError::Clip { path: path.clone(), reason: e.to_string() })?;
-            let v = ex.extract(&clip.samples);
+    todo.par_iter().try_for_each_init(Extractors::default, |ex, (i, missing)| {
+        let path = audio_dir.join(&files[*i]);
+        let clip = fedser_audio::read_clip(&path)
+            .map_err(|e| FeaturesError::Clip { path: path.clone(), reason: e.to_string() })?;
+        for &si in missing {
+            let v = ex.extract(sets[si], &clip.samples);
             let mut bytes = Vec::with_capacity(v.len() * 4);
             for x in &v {
                 bytes.extend_from_slice(&x.to_le_bytes());
             }
-            fedser_cache::atomic_write(&clip_path(clip_dir, &keys[i]), &bytes)?;
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress(d, total);
-            Ok((i, v))
-        })
-        .collect::<Result<_, FeaturesError>>()?;
-    // Transpose straight into columns (no second copy of the whole table).
-    let n_rows = files.len();
-    let mut columns: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(n_rows)).collect();
-    let mut fresh = fresh.into_iter().peekable();
-    for (i, c) in cached.into_iter().enumerate() {
-        let row = match c {
-            Some(v) => v,
-            None => match fresh.next_if(|(j, _)| *j == i) {
-                Some((_, v)) => v,
-                None => vec![0.0; n],
-            },
-        };
-        for (col, v) in columns.iter_mut().zip(row) {
-            col.push(v);
+            fedser_cache::atomic_write(&clip_path(clip_dir, &keys[si][*i]), &bytes)?;
         }
+        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(d, total);
+        Ok::<(), FeaturesError>(())
+    })?;
+    let key_cols = || -> Result<Vec<(String, Column)>, FeaturesError> {
+        Ok(vec![
+            ("file".into(), Column::Str(files.clone())),
+            (
+                "actor".into(),
+                Column::I32(table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect()),
+            ),
+            ("sentence".into(), Column::Str(table::strings(manifest, &m, "sentence")?)),
+            ("emotion".into(), Column::Str(table::strings(manifest, &m, "emotion")?)),
+            ("level".into(), Column::Str(table::strings(manifest, &m, "level")?)),
+            ("duration_s".into(), Column::F64(table::floats(manifest, &m, "duration_s")?)),
+        ])
+    };
+    let mut columns_total = 0;
+    for (si, (set, file)) in outputs.iter().enumerate() {
+        let names = set.names();
+        let n = names.len();
+        columns_total += n;
+        // Transpose the cached rows straight into columns (one copy of the table).
+        let n_rows = files.len();
+        let mut columns: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(n_rows)).collect();
+        for key in &keys[si] {
+            let p = clip_path(clip_dir, key);
+            let row = read_clip_cache(&p, n).ok_or_else(|| FeaturesError::Clip {
+                path: p.clone(),
+                reason: "per-clip feature cache missing or truncated after extraction".into(),
+            })?;
+            for (col, v) in columns.iter_mut().zip(row) {
+                col.push(v);
+            }
+        }
+        let mut cols = key_cols()?;
+        for (name, col) in names.iter().zip(columns) {
+            cols.push(((*name).to_owned(), Column::F32(col)));
+        }
+        let out = out_dir.join(file);
+        let b = table::batch(&out, cols)?;
+        let mut meta: Vec<(&str, String)> = meta.to_vec();
+        meta.push(("fedser.feature_set", set.name().to_string()));
+        table::write_parquet(&out, &b, &meta)?;
     }
-    let mut cols: Vec<(String, Column)> = vec![
-        ("file".into(), Column::Str(files.clone())),
-        (
-            "actor".into(),
-            Column::I32(table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect()),
-        ),
-        ("sentence".into(), Column::Str(table::strings(manifest, &m, "sentence")?)),
-        ("emotion".into(), Column::Str(table::strings(manifest, &m, "emotion")?)),
-        ("level".into(), Column::Str(table::strings(manifest, &m, "level")?)),
-        ("duration_s".into(), Column::F64(table::floats(manifest, &m, "duration_s")?)),
-    ];
-    for (name, col) in names.iter().zip(columns) {
-        cols.push(((*name).to_owned(), Column::F32(col)));
+    Ok(FeaturesSummary { clips: files.len(), extracted: total, columns: columns_total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Wrap {
+        features: FeatureParams,
     }
-    let b = table::batch(out, cols)?;
-    table::write_parquet(out, &b, meta)?;
-    Ok(FeaturesSummary { clips: files.len(), extracted: total, columns: n })
+
+    fn parse(s: &str) -> Result<FeatureParams, toml::de::Error> {
+        toml::from_str::<Wrap>(s).map(|w| w.features)
+    }
+
+    #[test]
+    fn set_key_selects_outputs() {
+        let both = parse("[features]\nset = \"both\"").expect("both");
+        let o: Vec<(&str, &str)> = both.outputs().iter().map(|(s, f)| (s.name(), *f)).collect();
+        assert_eq!(o, vec![("compare16", "features.parquet"), ("egemaps02", "egemaps02.parquet")]);
+        let e = parse("[features]\nset = \"egemaps02\"").expect("egemaps02");
+        assert_eq!(e.names().len(), 88);
+        assert_eq!(e.outputs()[0].1, PRIMARY_FILE);
+        assert_eq!(parse("[features]").expect("default").names().len(), 6373);
+        assert!(parse("[features]\nset = \"gemaps\"").is_err());
+        assert!(parse("[features]\nsets = [\"compare16\"]").is_err());
+    }
+
+    #[test]
+    fn clip_keys_differ_by_set() {
+        assert_ne!(FeatureSet::Compare16.clip_key("abc"), FeatureSet::Egemaps02.clip_key("abc"));
+    }
 }

@@ -115,3 +115,87 @@ fn devsample_functionals() {
     // boundaries) may flip for a few clips (spec section 9); require 99.9%.
     assert!(pass as f64 >= 0.999 * total as f64, "only {pass}/{total} within tolerance");
 }
+
+/// eGeMAPSv02 on every 6th dev-sample clip (36 clips) against
+/// `dev-sample-opensmile/egemaps02.parquet`. Tolerance per value:
+/// 1e-3 relative plus 1e-3 of the column's mean |openSMILE value| over the
+/// clips checked; 1e-1 relative for the 20 formant-dependent columns (F1-F3
+/// frequency, bandwidth, amplitude, and H1-A3, which picks its harmonic by
+/// F3): the order-11 float LPC is ill-conditioned (see `parity_egemaps.rs`),
+/// and on speech its functionals differ by up to 4.5e-2 relative (bandwidth
+/// stddevNorm), 1.8e-2 for means, 8e-3 for H1-A3.
+/// Requires at most one value per clip out of tolerance and 99.9 % overall
+/// (measured: 3,167/3,168; the miss is F1bandwidth_sma3nz_stddevNorm of one
+/// clip).
+#[test]
+fn devsample_egemaps_subset() {
+    let dir = data_dir();
+    let f = File::open(dir.join("dev-sample-opensmile/egemaps02.parquet")).expect("open parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader");
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
+    let names = dsp::egemaps_names();
+    let mut ex = dsp::Egemaps::new();
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    for b in &batches {
+        let files =
+            b.column_by_name("file").and_then(|c| c.as_any().downcast_ref::<LargeStringArray>()).expect("file column");
+        let cols: Vec<&Float32Array> = names
+            .iter()
+            .map(|n| {
+                b.column_by_name(n)
+                    .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+                    .unwrap_or_else(|| panic!("column {n}"))
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            rows.push((files.value(r).to_string(), cols.iter().map(|c| c.value(r) as f64).collect()));
+        }
+    }
+    assert_eq!(rows.len(), 216);
+    let subset: Vec<&(String, Vec<f64>)> = rows.iter().step_by(6).collect();
+    let floor: Vec<f64> = (0..names.len())
+        .map(|j| 1e-3 * subset.iter().map(|r| r.1[j].abs()).sum::<f64>() / subset.len() as f64)
+        .collect();
+    let (mut pass, mut total) = (0usize, 0usize);
+    let mut worst_clip = (usize::MAX, String::new());
+    let mut fails: HashMap<&str, usize> = HashMap::new();
+    let mut worst_rel: HashMap<&str, f64> = HashMap::new();
+    for (file, want) in &subset {
+        let base = file.rsplit('/').next().unwrap_or(file);
+        let got = ex.extract(&read_wav(&dir.join("dev-sample/AudioWAV").join(base)));
+        let mut ok = 0;
+        for (j, n) in names.iter().enumerate() {
+            let (g, w) = (got[j] as f64, want[j]);
+            let formant =
+                n.starts_with("F1") || n.starts_with("F2") || n.starts_with("F3") || n.starts_with("logRelF0-H1-A3");
+            let rel = if formant { 1e-1 } else { 1e-3 };
+            if w.is_nan() || (g - w).abs() <= rel * w.abs() + floor[j] {
+                ok += 1;
+            } else {
+                *fails.entry(n).or_default() += 1;
+                let r = (g - w).abs() / (w.abs() + floor[j] * 1e3);
+                let e = worst_rel.entry(n).or_default();
+                *e = e.max(r);
+            }
+        }
+        pass += ok;
+        total += names.len();
+        if ok < worst_clip.0 {
+            worst_clip = (ok, base.to_string());
+        }
+    }
+    println!(
+        "eGeMAPS dev-sample subset: {} clips, {pass}/{total} values within tolerance; worst clip {} with {}/{}",
+        subset.len(),
+        worst_clip.1,
+        worst_clip.0,
+        names.len()
+    );
+    let mut f: Vec<_> = fails.into_iter().collect();
+    f.sort_by_key(|e| std::cmp::Reverse(e.1));
+    for (n, c) in f.iter().take(10) {
+        println!("  {n}: {c} clips out of tolerance, worst relative error {:.2e}", worst_rel[n]);
+    }
+    assert!(worst_clip.0 + 1 >= names.len(), "clip {} has only {}/88 within tolerance", worst_clip.1, worst_clip.0);
+    assert!(pass * 1000 >= 999 * total, "only {pass}/{total} values within tolerance");
+}

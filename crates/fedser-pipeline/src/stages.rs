@@ -20,7 +20,11 @@ pub(crate) fn version(stage: StageName) -> u32 {
     match stage {
         StageName::Synth => fedser_synth::VERSION,
         StageName::Ingest => fedser_ingest::VERSION,
-        StageName::Features => fedser_features::VERSION * 1000 + fedser_features::dsp::COMPARE16_VERSION,
+        StageName::Features => {
+            fedser_features::VERSION * 1_000_000
+                + fedser_features::dsp::COMPARE16_VERSION * 1000
+                + fedser_features::dsp::EGEMAPS02_VERSION
+        }
         StageName::Partition => fedser_partition::VERSION,
         StageName::Train => fedser_train::VERSION,
         StageName::Federate => fedser_federated::VERSION,
@@ -168,13 +172,12 @@ pub(crate) fn execute(
                     p("features", done, total);
                 }
             };
-            let out = dir.join("features.parquet");
             let s = fedser_features::run(
                 &p.features,
                 &cache.join("ingest").join("manifest.parquet"),
                 &layout.audio_dir,
                 &dir.join("clips"),
-                &out,
+                &dir,
                 meta,
                 &cb,
             )
@@ -182,7 +185,7 @@ pub(crate) fn execute(
             info.insert("clips".into(), s.clips.to_string());
             info.insert("extracted".into(), s.extracted.to_string());
             info.insert("columns".into(), s.columns.to_string());
-            vec![out]
+            p.features.outputs().iter().map(|(_, f)| dir.join(f)).collect()
         }
         StageName::Partition => {
             let out = dir.join("partition.parquet");
@@ -235,7 +238,7 @@ pub(crate) fn execute(
             vec![dir.join("predictions.parquet"), dir.join("experiments.json"), dir.join("rounds")]
         }
         StageName::Report => {
-            let results = report(ctx, &dir).map_err(|e| err(e))?;
+            let results = report(ctx, &dir).map_err(err)?;
             for e in &results.experiments {
                 info.insert(format!("uar.{}", e.id), format!("{:.4}", e.uar));
             }

@@ -110,6 +110,12 @@ impl Framer {
         }
     }
 
+    /// Complex spectrum (all NFFT bins, standard DFT sign) of the most recent
+    /// frame passed to [`Framer::magnitude`].
+    pub fn spectrum(&self) -> &[Complex<f64>] {
+        &self.buf
+    }
+
     /// Windowed samples of the most recent frame passed to [`Framer::magnitude`].
     pub fn windowed(&self) -> &[f32] {
         &self.windowed

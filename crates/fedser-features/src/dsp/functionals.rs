@@ -139,7 +139,7 @@ pub const F0_NAMES: [&str; 5] = ["nnz", "meanSegLen", "maxSegLen", "minSegLen", 
 pub struct FuncScratch {
     sorted: Vec<f32>,
     peaks: Vec<PeakEl>,
-    segs: Vec<usize>,
+    pub(crate) segs: Vec<usize>,
     rising: Vec<f32>,
     falling: Vec<f32>,
 }
@@ -154,13 +154,13 @@ struct PeakEl {
 
 /// Basic statistics shared by several functionals.
 #[derive(Clone, Copy)]
-struct Basic {
-    min: f32,
-    max: f32,
-    mean: f32,
+pub(crate) struct Basic {
+    pub(crate) min: f32,
+    pub(crate) max: f32,
+    pub(crate) mean: f32,
 }
 
-fn basic(x: &[f32]) -> Basic {
+pub(crate) fn basic(x: &[f32]) -> Basic {
     let mut min = f32::INFINITY;
     let mut max = f32::NEG_INFINITY;
     let mut s = 0f64;
@@ -260,10 +260,18 @@ pub fn f0_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
     }
     let nnz = x.iter().filter(|&&v| v != 0.0).count();
     out.push((nnz as f64 / x.len() as f64) as f32);
-    sc.segs.clear();
+    nonx_segments(x, false, usize::MAX, &mut sc.segs);
+    seg_stats(&sc.segs, out);
+}
+
+/// Segments of the "non-X" state machine (X = 0, minimum segment 3,
+/// minimum pause 2; spec 5) into `segs`, at most `max_segs`. With `eq` the
+/// roles are swapped ("eq-X": runs of exact zeros are the segments).
+pub(crate) fn nonx_segments(x: &[f32], eq: bool, max_segs: usize, segs: &mut Vec<usize>) {
+    segs.clear();
     let (mut state, mut cs, mut ce, mut sidx) = (0u8, 0usize, 0usize, 0usize);
     for (i, &v) in x.iter().enumerate() {
-        if v != 0.0 {
+        if (v != 0.0) != eq {
             match state {
                 1 => {
                     ce = 0;
@@ -287,7 +295,9 @@ pub fn f0_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
                     ce += 1;
                     if ce >= 2 {
                         state = 0;
-                        sc.segs.push((i - ce).saturating_sub(sidx));
+                        if segs.len() < max_segs {
+                            segs.push((i - ce).saturating_sub(sidx));
+                        }
                         ce = 0;
                     }
                 }
@@ -303,11 +313,10 @@ pub fn f0_into(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
             }
         }
     }
-    if state == 2 {
+    if state == 2 && segs.len() < max_segs {
         ce += 1;
-        sc.segs.push((x.len().saturating_sub(ce)).saturating_sub(sidx));
+        segs.push((x.len().saturating_sub(ce)).saturating_sub(sidx));
     }
-    seg_stats(&sc.segs, out);
 }
 
 fn extremes(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
@@ -319,7 +328,7 @@ fn extremes(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
     out.push(minpos as f32 / n);
 }
 
-fn pctl(s: &[f32], p: f64) -> f32 {
+pub(crate) fn pctl(s: &[f32], p: f64) -> f32 {
     let n = s.len();
     let r = p * (n - 1) as f64;
     let i1 = r.floor();
@@ -367,7 +376,7 @@ fn moments(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
     }
 }
 
-fn seg_stats(segs: &[usize], out: &mut Vec<f32>) {
+pub(crate) fn seg_stats(segs: &[usize], out: &mut Vec<f32>) {
     if segs.is_empty() {
         push_zeros(out, 4);
         return;
@@ -450,8 +459,28 @@ fn times(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
 
 fn lpc(x: &[f32], out: &mut Vec<f32>) {
     const P: usize = 5;
+    let mut a = [0f32; P + 1];
+    match lpc_coeffs(x, &mut a) {
+        None => push_zeros(out, P + 1),
+        Some(e) => {
+            let g = e / x.len() as f32;
+            out.push(if g.is_finite() { g } else { 0.0 });
+            for &ai in &a[1..] {
+                out.push(if ai.is_finite() { ai } else { 0.0 });
+            }
+        }
+    }
+}
+
+/// LPC of order `a.len() - 1` by the autocorrelation method (float
+/// autocorrelation and Levinson-Durbin, `A(z) = 1 + sum a_k z^-k`; `a[0]`
+/// is set to 1). Returns the final prediction error, or `None` (and all
+/// coefficients 0) if `r[0] = 0`.
+pub(crate) fn lpc_coeffs(x: &[f32], a: &mut [f32]) -> Option<f32> {
+    let p = a.len() - 1;
     let n = x.len();
-    let mut r = [0f32; P + 1];
+    let mut r = [0f32; 32];
+    let r = &mut r[..=p];
     for (k, rk) in r.iter_mut().enumerate() {
         let mut s = 0f32;
         for i in k..n {
@@ -459,13 +488,13 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
         }
         *rk = s;
     }
+    a.fill(0.0);
     if r[0] == 0.0 {
-        push_zeros(out, P + 1);
-        return;
+        return None;
     }
-    let mut a = [0f32; P + 1];
+    a[0] = 1.0;
     let mut e = r[0];
-    for m in 1..=P {
+    for m in 1..=p {
         let mut acc = r[m];
         for i in 1..m {
             acc += a[i] * r[m - i];
@@ -487,11 +516,7 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
             break;
         }
     }
-    let g = e / n as f32;
-    out.push(if g.is_finite() { g } else { 0.0 });
-    for &ai in &a[1..] {
-        out.push(if ai.is_finite() { ai } else { 0.0 });
-    }
+    Some(e)
 }
 
 fn flatness(x: &[f32]) -> f32 {
@@ -644,7 +669,10 @@ fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
     out.extend_from_slice(&[fin(m), fin(t), fin(e1), fin(a), fin(bq), fin(c), fin(e2), fin(cen as f64)]);
 }
 
-fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) {
+/// The 12 Peaks2 outputs (meanPeakDist .. stddevFallingSlope) of `x`
+/// (non-empty) appended to `out`; returns the number of maxima left after
+/// the pruning passes.
+pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) -> usize {
     let n = x.len();
     let range = b.max - b.min;
     let thr = 0.1 * range;
@@ -875,4 +903,5 @@ fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) {
         fsd,
     ];
     out.extend(vals.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
+    k
 }

@@ -5,6 +5,7 @@
 //! (A, B, Nz, F0, LLD, Delta; 6,373 functionals) are computed.
 
 pub mod contour;
+pub mod egemaps;
 pub mod framing;
 pub mod functionals;
 pub mod lld;
@@ -17,6 +18,8 @@ use rustfft::FftPlanner;
 use framing::{Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use functionals::FuncScratch;
 use lld::{F20Analyzer, NRAW20};
+
+pub use egemaps::{egemaps_names, Egemaps, EgemapsContours, EGEMAPS02_VERSION};
 
 /// Bump when output values change (recipe version, feeds the cache key).
 pub const COMPARE16_VERSION: u32 = 2;
@@ -285,8 +288,14 @@ impl Compare16 {
 
     /// Extract the functionals listed by [`compare16_names`] from `x` (mono
     /// 16 kHz samples scaled as int16/32767). Always returns a full row of
-    /// finite values; clips too short for a group's frames give zeros there.
+    /// finite values; clips too short for a group's frames give zeros there,
+    /// clips shorter than one 60 ms frame (no openSMILE row) all zeros.
     pub fn extract(&mut self, x: &[f32]) -> Vec<f32> {
+        if x.len() < LEN60 {
+            // openSMILE outputs no row (the Python wrapper: NaN) for clips
+            // shorter than one 60 ms frame; fedser gives a full row of zeros.
+            return vec![0.0; compare16_names().len()];
+        }
         self.compute_contours(x);
         let n60 = self.c.n60 as isize;
         let n20 = self.c.n20 as isize;

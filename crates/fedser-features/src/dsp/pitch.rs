@@ -43,6 +43,8 @@ pub struct Shs {
     h: Vec<f32>,
     ss: Vec<f32>,
     maxima: Vec<usize>,
+    fmin: f32,
+    fmax: f32,
 }
 
 impl Default for Shs {
@@ -52,7 +54,7 @@ impl Default for Shs {
 }
 
 /// Vertex of the parabola through three points (double); `None` if degenerate.
-fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, f64)> {
+pub(crate) fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Option<(f64, f64)> {
     let den = (x0 - x1) * (x0 - x2) * (x1 - x2);
     if den == 0.0 {
         return None;
@@ -68,8 +70,15 @@ fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f64) -> Opti
 }
 
 impl Shs {
-    /// Precompute the octave grid, spline knots and SHS shifts.
+    /// Precompute the octave grid, spline knots and SHS shifts (ComParE's
+    /// candidate range [52, 620] Hz).
     pub fn new() -> Self {
+        Self::with_range(52.0, 620.0)
+    }
+
+    /// As [`Shs::new`] with the candidate range filter `[fmin, fmax]` Hz
+    /// (eGeMAPS: [55, 1000]).
+    pub fn with_range(range_lo: f32, range_hi: f32) -> Self {
         let n = NBINS60;
         let df = 1.0 / (0.064f32 as f64);
         let mut u = vec![0f64; n];
@@ -113,6 +122,8 @@ impl Shs {
             h: vec![0.0; n],
             ss: vec![0.0; n],
             maxima: Vec::with_capacity(n),
+            fmin: range_lo,
+            fmax: range_hi,
         }
     }
 
@@ -245,7 +256,7 @@ impl Shs {
         let mut i = 0;
         while i < NCAND {
             let f = c.f[i];
-            if !(52.0..=620.0).contains(&f) {
+            if !(self.fmin..=self.fmax).contains(&f) {
                 for j in i..NCAND - 1 {
                     c.f[j] = c.f[j + 1];
                     c.v[j] = c.v[j + 1];
@@ -291,8 +302,15 @@ fn range_cost(f: f64) -> f64 {
 
 /// Viterbi smoothing of the SHS candidates (3.8.3). Returns the decided
 /// (F0, voicing) per frame and P, the number of frames decided online
-/// before the end-of-input flush.
+/// before the end-of-input flush. ComParE's buffer length (forced decision
+/// when that many frames are undecided) is 30.
 pub fn viterbi(cands: &[Candidates]) -> (Vec<(f32, f32)>, usize) {
+    viterbi_buffered(cands, 30)
+}
+
+/// [`viterbi`] with a forced decision once `buffer` frames are undecided
+/// (eGeMAPS: 40).
+pub fn viterbi_buffered(cands: &[Candidates], buffer: usize) -> (Vec<(f32, f32)>, usize) {
     let n = cands.len();
     let mut out = vec![(0f32, 0f32); n];
     if n == 0 {
@@ -313,7 +331,7 @@ pub fn viterbi(cands: &[Candidates]) -> (Vec<(f32, f32)>, usize) {
     let mut bp: Vec<[u8; NSTATES]> = Vec::with_capacity(n);
     let mut dec: Vec<usize> = vec![NCAND; n];
     let mut conv = 0usize;
-    let mut anc = [[0usize; NSTATES]; 32];
+    let mut anc = vec![[0usize; NSTATES]; buffer + 2];
     let decide = |t: usize, s: usize, out: &mut Vec<(f32, f32)>| {
         let c = &cands[t];
         out[t] = if s < NCAND { (c.f[s], c.v[s]) } else { (0.0, c.v[0]) };
@@ -371,7 +389,7 @@ pub fn viterbi(cands: &[Candidates]) -> (Vec<(f32, f32)>, usize) {
             bp.push(b);
         }
         // Online decision.
-        if (t + 1) - conv >= 30 {
+        if (t + 1) - conv >= buffer {
             let best = (0..NSTATES).fold(0, |b, s| if cost[s] < cost[b] { s } else { b });
             let s = trace(&bp, t, best, conv);
             dec[conv] = s;
@@ -468,8 +486,14 @@ fn peak_to_peak(b: &[f32], s: usize, p: usize) -> f32 {
     }
 }
 
-/// Jitter, shimmer and log HNR (3.9) from the waveform and the gated F0 contour.
+/// Jitter, shimmer and log HNR (3.9) from the waveform and the gated F0
+/// contour (ComParE: relative period search range 0.25).
 pub fn voice_quality(x: &[f32], f0: &[f32], out: &mut Vec<VoiceQuality>) {
+    voice_quality_range(x, f0, 0.25, out);
+}
+
+/// [`voice_quality`] with the relative period search range `rel` (eGeMAPS: 0.10).
+pub fn voice_quality_range(x: &[f32], f0: &[f32], rel: f64, out: &mut Vec<VoiceQuality>) {
     out.clear();
     const TS: f64 = 1.0 / 16000.0;
     let (mut pos, mut mis) = (0usize, 0usize);
@@ -486,8 +510,8 @@ pub fn voice_quality(x: &[f32], f0: &[f32], out: &mut Vec<VoiceQuality>) {
         if f > 0.0 {
             let tf = (1.0 / f as f64) / TS;
             t0 = tf.round() as usize;
-            lo = (0.75 * tf).floor() as usize;
-            hi = (1.25 * tf).ceil() as usize;
+            lo = ((1.0 - rel) * tf).floor() as usize;
+            hi = ((1.0 + rel) * tf).ceil() as usize;
             need = need.max(2 * hi + 2);
         }
         need = need.min(mis + LEN60);
@@ -669,7 +693,7 @@ pub fn smooth_nz(x: &[f32], cut: Option<usize>, out: &mut Vec<f32>) {
     }
 }
 
-fn smooth_nz_at(x: &[f32], t: usize, cut: usize) -> f32 {
+pub(crate) fn smooth_nz_at(x: &[f32], t: usize, cut: usize) -> f32 {
     let n = x.len().min(cut.max(1));
     let at = |i: isize| edge(x, n, i);
     let t = t as isize;
