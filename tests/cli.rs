@@ -188,7 +188,7 @@ fn external_corpus_new_clips_extract_only_new_features_and_threads_do_not_change
     let s = Study::new(TINY);
     let c = corpus.to_str().unwrap();
     let out = s.ok(&["run", "--corpus", c, "-j", "1"]);
-    assert!(out.contains("synth") == false || !ran(&out).contains(&"synth".to_owned()), "{out}");
+    assert!(!out.contains("synth") || !ran(&out).contains(&"synth".to_owned()), "{out}");
     assert!(out.contains("extracted=36"), "{out}");
     let r1 = numbers(s.results());
     assert_eq!(r1["corpus"]["clips"], 36);

@@ -164,7 +164,7 @@ pub fn dir_digest(state: &StateDb, root: &Path, include: &(dyn Fn(&str) -> bool 
         hasher.update(rel.as_bytes());
         hasher.update(&[0]);
         hasher.update(d.as_bytes());
-        hasher.update(&[b'\n']);
+        hasher.update(b"\n");
     }
     Ok(DirDigest { digest: hasher.finalize().to_hex().to_string(), files: entries.len(), entries })
 }

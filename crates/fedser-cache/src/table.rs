@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    UInt64Array,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch,
+    StringArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -196,9 +196,7 @@ fn wrong(path: &Path, name: &str, want: &str) -> CacheError {
 /// # Errors
 /// [`CacheError::Column`] when missing or of another type.
 pub fn strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    let a = col(path, b, name)?;
-    let s = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| wrong(path, name, "Utf8"))?;
-    Ok((0..s.len()).map(|i| if s.is_null(i) { String::new() } else { s.value(i).to_owned() }).collect())
+    Ok(opt_strings(path, b, name)?.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 /// A nullable Utf8 column.
@@ -207,8 +205,12 @@ pub fn strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<String>> 
 /// [`CacheError::Column`] when missing or of another type.
 pub fn opt_strings(path: &Path, b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let a = col(path, b, name)?;
-    let s = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| wrong(path, name, "Utf8"))?;
-    Ok((0..s.len()).map(|i| if s.is_null(i) { None } else { Some(s.value(i).to_owned()) }).collect())
+    // Utf8, or LargeUtf8 as pandas/pyarrow write it (openSMILE's reference tables).
+    if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+        return Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())).collect());
+    }
+    let s = a.as_any().downcast_ref::<LargeStringArray>().ok_or_else(|| wrong(path, name, "Utf8 or LargeUtf8"))?;
+    Ok((0..s.len()).map(|i| (!s.is_null(i)).then(|| s.value(i).to_owned())).collect())
 }
 
 /// An integer column (Int32 or Int64) as i64 (nulls become `None`).
