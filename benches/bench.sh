@@ -9,6 +9,7 @@
 #   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
 #   BENCH_FEATURES_J1=0  skip the single-thread feature extraction run
 #   FED_ROUNDS      rounds of the federated reference workload (default 30)
+#   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
@@ -57,6 +58,9 @@ fed_out=$($FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.p
 echo "fedser (all cores): $fed_out"
 fed_out1=$(RAYON_NUM_THREADS=1 $FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}")
 echo "fedser (1 thread):  $fed_out1"
+if [ "${BENCH_NO_SECAGG:-0}" != "1" ]; then
+  cargo bench -q -p fedser-privacy --bench secagg
+fi
 
 if [ "${BENCH_NO_PYTHON:-0}" = "1" ]; then exit 0; fi
 VENV=.venv-bench

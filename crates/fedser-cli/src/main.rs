@@ -80,6 +80,49 @@ enum Command {
     },
     /// Show a table: schema, rows and head; --describe, --by, --filter, --csv.
     Inspect(InspectArgs),
+    /// Differential-privacy accounting (no pipeline or cache needed).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PrivacyCommand {
+    /// ε of client-level DP-FedAvg: Poisson-sampled Gaussian mechanism, RDP accountant.
+    Epsilon {
+        /// Noise multiplier z of the update sum (noise std / clip norm).
+        #[arg(long, value_name = "Z")]
+        noise_multiplier: f64,
+        #[command(flatten)]
+        run: AccountingArgs,
+    },
+    /// Smallest noise multiplier that meets a target ε.
+    Noise {
+        /// Target ε over all rounds.
+        #[arg(long, value_name = "E")]
+        target_epsilon: f64,
+        #[command(flatten)]
+        run: AccountingArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AccountingArgs {
+    /// Probability that a client takes part in a round (Poisson sampling).
+    #[arg(long, value_name = "Q")]
+    sample_rate: f64,
+    /// Rounds.
+    #[arg(long, value_name = "T")]
+    rounds: u64,
+    /// δ of the (ε, δ) guarantee.
+    #[arg(long, value_name = "D")]
+    delta: f64,
+    /// Adaptive clipping: std σ_b of the noised unclipped-client count, accounted
+    /// together with the update noise (Andrew et al. 2021).
+    #[arg(long, value_name = "SIGMA_B")]
+    count_noise: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -304,7 +347,63 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
             std::io::stdout().lock().write_all(fedser_inspect::inspect(&opts)?.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Privacy(p) => privacy(p),
     }
+}
+
+/// `fedser privacy …`: z and ε of the whole run, with the update noise
+/// multiplier when adaptive clipping shares the budget.
+fn privacy(cmd: &PrivacyCommand) -> Result<ExitCode> {
+    use fedser_privacy::accountant;
+    let (run, z_total, z_update) = match cmd {
+        PrivacyCommand::Epsilon { noise_multiplier, run } => {
+            let total = match run.count_noise {
+                Some(s) => accountant::effective_noise_multiplier(*noise_multiplier, s),
+                None => *noise_multiplier,
+            };
+            (run, total, *noise_multiplier)
+        }
+        PrivacyCommand::Noise { target_epsilon, run } => {
+            let total =
+                accountant::noise_multiplier_for_epsilon(*target_epsilon, run.sample_rate, run.rounds, run.delta)?;
+            let update = match run.count_noise {
+                Some(s) => accountant::update_noise_multiplier(total, s)?,
+                None => total,
+            };
+            (run, total, update)
+        }
+    };
+    let spent = accountant::epsilon(z_total, run.sample_rate, run.rounds, run.delta)?;
+    let mut out = std::io::stdout().lock();
+    if run.json {
+        let v = serde_json::json!({
+            "epsilon": spent.epsilon,
+            "delta": spent.delta,
+            "order": spent.order,
+            "noise_multiplier": z_update,
+            "effective_noise_multiplier": z_total,
+            "count_noise": run.count_noise,
+            "sample_rate": run.sample_rate,
+            "rounds": run.rounds,
+            "accountant": "rdp (Poisson-sampled Gaussian; dp-accounting 0.6 orders and conversion)",
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        if matches!(cmd, PrivacyCommand::Noise { .. }) {
+            writeln!(out, "noise_multiplier = {z_update:.4}")?;
+        }
+        writeln!(
+            out,
+            "epsilon = {:.4}  (delta = {}, RDP order {}; z = {z_update:.4}{}, q = {}, rounds = {})",
+            spent.epsilon,
+            spent.delta,
+            spent.order,
+            run.count_noise.map_or_else(String::new, |_| format!(", effective z with the count = {z_total:.4}")),
+            run.sample_rate,
+            run.rounds
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -317,7 +416,7 @@ fn main() -> ExitCode {
         "info"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEDSER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,fedser={level},fedser_pipeline={level},fedser_ingest={level},fedser_features={level},fedser_train={level},fedser_federated={level},fedser_partition={level},fedser_report={level},fedser_synth={level},fedser_cache={level}")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,fedser={level},fedser_pipeline={level},fedser_ingest={level},fedser_features={level},fedser_train={level},fedser_federated={level},fedser_partition={level},fedser_report={level},fedser_synth={level},fedser_cache={level},fedser_privacy={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use fedser_features::FeatureParams;
 use fedser_ingest::IngestParams;
 use fedser_partition::PartitionParams;
+use fedser_privacy::PrivacyParams;
 use fedser_synth::SynthParams;
 use fedser_train::TrainParams;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,9 @@ pub struct Pipeline {
     pub train: TrainParams,
     /// Report.
     pub report: ReportParams,
+    /// Differential privacy, secure aggregation and the attribute-inference
+    /// attack for federated training (all off by default).
+    pub privacy: PrivacyParams,
 }
 
 impl Pipeline {
@@ -91,6 +95,7 @@ impl Pipeline {
         self.features.validate()?;
         self.partition.validate()?;
         self.train.validate()?;
+        self.privacy.validate()?;
         Ok(())
     }
 
