@@ -337,7 +337,13 @@ impl FoldPrivacy {
             (Some(a), Some(attr)) => {
                 let a = a.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match &a.obs {
-                    Some(obs) => Some(attack::run_attack(obs, attr).map_err(|e| priv_err(0, &e))?),
+                    Some(obs) => match attack::run_attack(obs, attr) {
+                        Ok(r) => Some(r),
+                        Err(e) => {
+                            tracing::warn!("attack not run: {e}");
+                            None
+                        }
+                    },
                     None => None,
                 }
             }
