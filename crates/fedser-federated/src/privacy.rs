@@ -710,6 +710,7 @@ mod tests {
     use crate::strategy::from_params;
 
     /// 10 clients (5 per sex, sex shifts feature 0) x 12 rows, 3 classes, 8 features.
+    #[allow(clippy::type_complexity, reason = "test fixture")]
     fn toy() -> (Vec<f32>, Vec<usize>, Vec<usize>, Vec<(ClientId, Vec<usize>)>) {
         let mut rng = rng_for(5, 0, 0, 0, Purpose::Init);
         let (n, d) = (120, 8);

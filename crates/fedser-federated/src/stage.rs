@@ -174,6 +174,7 @@ pub fn run_private(
         let t0 = Instant::now();
         let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
         let first_fold = these.iter().map(|f| f.fold).min();
+        #[allow(clippy::type_complexity, reason = "one fold's results, used right below")]
         let outcomes: Vec<Result<(SimOutcome, usize, f64, Option<FoldOut>), FedError>> = these
             .par_iter()
             .map(|f| {
