@@ -446,3 +446,26 @@ fn s_results_default(s: &Study) -> serde_json::Value {
     s.ok(&["run"]);
     s.results()
 }
+
+#[test]
+fn federated_privacy_records_epsilon_and_reruns_on_privacy_change() {
+    let s = Study::new(&format!(
+        "{TINY_FED}\n[privacy.dp]\nclip = 0.5\nnoise_multiplier = 1.0\ndelta = 1e-3\n[privacy.attack]\nfolds = 2\n"
+    ));
+    s.ok(&["run"]);
+    let r = s.results();
+    let fed: Vec<&serde_json::Value> =
+        r["experiments"].as_array().unwrap().iter().filter(|e| e["training"] == "federated").collect();
+    assert_eq!(fed.len(), 2);
+    for e in fed {
+        let dp = &e["federated"]["privacy"]["dp"];
+        let eps = dp["epsilon"].as_f64().unwrap();
+        assert!(eps.is_finite() && eps > 0.0, "{dp}");
+        assert_eq!(dp["noise_multiplier"], 1.0);
+        assert_eq!(dp["rounds"], 5);
+    }
+    let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
+    assert!(md.contains("## Privacy–utility"), "{md}");
+    let status = s.ok(&["status", "--set", "privacy.dp.noise_multiplier=2.0"]);
+    assert!(status.contains("federate   stale"), "{status}");
+}

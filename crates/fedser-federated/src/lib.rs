@@ -61,6 +61,7 @@ pub mod hooks;
 pub mod kernel;
 pub mod model;
 mod params;
+pub mod privacy;
 pub mod server;
 pub mod sgd;
 pub mod stage;
@@ -77,7 +78,7 @@ pub use stage::run;
 pub use strategy::{FitFailure, FitIns, FitRes, Strategy};
 
 /// Recipe version of the federate stage.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// A client: the actor id.
 pub type ClientId = i32;

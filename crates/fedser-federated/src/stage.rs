@@ -14,9 +14,11 @@ use crate::data::{load_features, load_partition, Fold};
 use crate::hooks::Hooks;
 use crate::model::Shape;
 use crate::params::FederatedParams;
+use crate::privacy::FoldOut;
 use crate::server::{simulate, Federation, RoundRecord, SimConfig, SimOutcome};
 use crate::stats::{combine, ClientStats};
 use crate::{strategy, FedError};
+use fedser_privacy::PrivacyParams;
 
 /// One point of an experiment's learning curve: the global models of all
 /// folds after `round`, their test predictions pooled.
@@ -72,6 +74,9 @@ pub struct FedExperimentMeta {
     pub learning_curve: Vec<CurvePoint>,
     /// The per-round table, relative to the stage folder.
     pub rounds_table: String,
+    /// Privacy of the run (`[privacy]`): ε, SecAgg, attack, costs; absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::privacy::PrivacySummary>,
 }
 
 /// Column-wise mean/std of all rows, applied in place. This is a numerical
@@ -113,6 +118,25 @@ pub fn run(
     out_dir: &Path,
     meta: &[(&str, String)],
 ) -> Result<Vec<FedExperimentMeta>, FedError> {
+    run_private(params, &PrivacyParams::default(), features, partition, None, out_dir, meta)
+}
+
+/// [`run`] with `[privacy]`: one experiment per setting of
+/// [`crate::privacy::settings`] and protocol; `manifest` (the ingest
+/// manifest) gives the attacked attribute.
+///
+/// # Errors
+/// [`FedError`].
+#[allow(clippy::too_many_lines, reason = "the stage's one loop")]
+pub fn run_private(
+    params: &FederatedParams,
+    privacy: &PrivacyParams,
+    features: &Path,
+    partition: &Path,
+    manifest: Option<&Path>,
+    out_dir: &Path,
+    meta: &[(&str, String)],
+) -> Result<Vec<FedExperimentMeta>, FedError> {
     let mut fm = load_features(features)?;
     let folds = load_partition(partition, &fm)?;
     let d = fm.x.ncols();
@@ -137,16 +161,50 @@ pub fn run(
     fedser_cache::atomic_write(&rounds_dir.join(".keep"), b"")?;
     let mut metas = Vec::new();
     let mut preds: Vec<(String, Protocol, i32, usize, usize)> = Vec::new();
-    for protocol in protocols {
+    let base_params = params;
+    for (protocol, (suffix, pp)) in
+        protocols.iter().flat_map(|p| crate::privacy::settings(privacy).into_iter().map(move |s| (*p, s)))
+    {
+        let private = pp.dp.is_some() || pp.secagg.is_some();
+        // DP's sensitivity and SecAgg's plain sum assume equal client weights
+        let owned = FederatedParams { weighting: crate::Weighting::Equal, ..base_params.clone() };
+        let params = if private { &owned } else { base_params };
         let name = params.strategy.name();
-        let id = format!("federated-{name}-{}-{}", shape_name(params), protocol.as_str());
+        let id = format!("federated-{name}-{}-{}{suffix}", shape_name(params), protocol.as_str());
         let t0 = Instant::now();
         let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
-        let outcomes: Vec<Result<(SimOutcome, usize, f64), FedError>> = these
+        let first_fold = these.iter().map(|f| f.fold).min();
+        #[allow(clippy::type_complexity, reason = "one fold's results, used right below")]
+        let outcomes: Vec<Result<(SimOutcome, usize, f64, Option<FoldOut>), FedError>> = these
             .par_iter()
             .map(|f| {
                 let t = Instant::now();
                 let clients = clients_of(f, &fm.actors);
+                let ids: Vec<i32> = clients.iter().map(|c| c.0).collect();
+                let attr = match (&pp.attack, manifest, &pp.secagg) {
+                    (Some(a), Some(m), None) if Some(f.fold) == first_fold => {
+                        Some(crate::privacy::attribute_of(m, &a.attribute, &ids)?)
+                    }
+                    _ => None,
+                };
+                let sizes: Vec<(i32, usize)> = clients.iter().map(|(c, r)| (*c, r.len())).collect();
+                let m =
+                    ((params.fraction * sizes.len() as f64).ceil() as usize).max(params.min_clients).min(sizes.len());
+                let fp = crate::privacy::FoldPrivacy::new(
+                    &pp,
+                    &sizes,
+                    m,
+                    params.rounds,
+                    params.seed,
+                    stream_of(protocol, f.fold),
+                    params.faults.dropout,
+                    attr.clone(),
+                )
+                .map_err(|e| FedError::Fold {
+                    experiment: id.clone(),
+                    fold: f.fold,
+                    source: Box::new(e),
+                })?;
                 let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(x, d, rows)).collect();
                 let fed =
                     Federation { shape, x, y: &fm.labels, standardizer: combine(&stats, d), test: &f.test, clients };
@@ -159,20 +217,26 @@ pub fn run(
                     max_update_norm: params.max_update_norm,
                 };
                 let n_clients = fed.clients.len();
-                let out = simulate(&fed, strat.as_mut(), &cfg, Hooks::default()).map_err(|e| FedError::Fold {
-                    experiment: id.clone(),
-                    fold: f.fold,
-                    source: Box::new(e),
-                })?;
-                Ok((out, n_clients, t.elapsed().as_secs_f64()))
+                let fold_err = |e| FedError::Fold { experiment: id.clone(), fold: f.fold, source: Box::new(e) };
+                let hooks = if private || attr.is_some() { fp.hooks() } else { Hooks::default() };
+                let out = simulate(&fed, strat.as_mut(), &cfg, hooks).map_err(fold_err)?;
+                let attacked = fp.attacked();
+                let (log, clip, report) = fp.finish(attr.as_ref()).map_err(fold_err)?;
+                let q = m as f64 / n_clients.max(1) as f64;
+                let fo = FoldOut { log, clip, report, attacked, q, m };
+                Ok((out, n_clients, t.elapsed().as_secs_f64(), Some(fo)))
             })
             .collect();
         let mut fold_seconds = Vec::new();
         let mut clients = Vec::new();
         let mut n_train = 0;
         let mut histories: Vec<(i32, Vec<RoundRecord>)> = Vec::new();
+        let mut fold_outs: Vec<(i32, FoldOut)> = Vec::new();
         for (f, r) in these.iter().zip(outcomes) {
-            let (out, n_clients, secs) = r?;
+            let (out, n_clients, secs, fo) = r?;
+            if let Some(fo) = fo {
+                fold_outs.push((f.fold, fo));
+            }
             fold_seconds.push(secs);
             clients.push(n_clients);
             n_train += f.train.len();
@@ -187,6 +251,13 @@ pub fn run(
         let rejected_updates = histories.iter().flat_map(|(_, h)| h).map(|r| r.rejected).sum();
         let rounds_table = format!("rounds/{id}.parquet");
         write_rounds(&out_dir.join(&rounds_table), &id, protocol, &histories, meta)?;
+        let privacy_summary = if private || pp.attack.is_some() {
+            let t = format!("rounds/{id}.privacy.parquet");
+            crate::privacy::write_privacy_rounds(&out_dir.join(&t), &id, &fold_outs, meta)?;
+            Some(crate::privacy::summarise(&pp, params.rounds, &histories, &fold_outs)?)
+        } else {
+            None
+        };
         tracing::info!(
             "{id}: {} folds x {} rounds in {seconds:.2} s, final pooled UAR {:.4}",
             these.len(),
@@ -210,6 +281,7 @@ pub fn run(
             rejected_updates,
             learning_curve: curve,
             rounds_table,
+            privacy: privacy_summary,
         });
     }
     let path = out_dir.join("predictions.parquet");

@@ -92,13 +92,24 @@ pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<Inputs, Pipeline
                 need(ctx, stage, StageName::Partition, "partition.parquet")?,
             ],
         ),
-        StageName::Federate => (
-            to_table(stage, &p.train.federated_enabled())?,
-            vec![
+        StageName::Federate => {
+            // `[privacy]` changes the federated runs, so it is part of the key
+            #[derive(serde::Serialize)]
+            struct FederateKey<'a> {
+                #[serde(skip_serializing_if = "Option::is_none")]
+                federated: Option<&'a fedser_federated::FederatedParams>,
+                privacy: &'a fedser_privacy::PrivacyParams,
+            }
+            let key = FederateKey { federated: p.train.federated_enabled(), privacy: &p.privacy };
+            let mut deps = vec![
                 need(ctx, stage, StageName::Features, "features.parquet")?,
                 need(ctx, stage, StageName::Partition, "partition.parquet")?,
-            ],
-        ),
+            ];
+            if p.privacy.attack.is_some() {
+                deps.push(need(ctx, stage, StageName::Ingest, "manifest.parquet")?);
+            }
+            (to_table(stage, &key)?, deps)
+        }
         StageName::Report => {
             let mut deps = vec![
                 need(ctx, stage, StageName::Ingest, "manifest.parquet")?,
@@ -215,10 +226,13 @@ pub(crate) fn execute(
                 stage,
                 source: "[train.federated] is absent or disabled".into(),
             })?;
-            let metas = fedser_federated::run(
+            let manifest = cache.join("ingest").join("manifest.parquet");
+            let metas = fedser_federated::stage::run_private(
                 fp,
+                &p.privacy,
                 &cache.join("features").join("features.parquet"),
                 &cache.join("partition").join("partition.parquet"),
+                p.privacy.attack.as_ref().map(|_| manifest.as_path()),
                 &dir,
                 meta,
             )
@@ -227,6 +241,12 @@ pub(crate) fn execute(
                 info.insert(format!("seconds.{}", m.id), format!("{:.2}", m.seconds));
                 if let Some(c) = m.learning_curve.last() {
                     info.insert(format!("uar.{}", m.id), format!("{:.4}", c.uar));
+                }
+                if let Some(e) = m.privacy.as_ref().and_then(|p| p.dp.as_ref()).and_then(|d| d.epsilon) {
+                    info.insert(format!("epsilon.{}", m.id), format!("{e:.4}"));
+                }
+                if let Some(a) = m.privacy.as_ref().and_then(|p| p.attack.as_ref()).and_then(|a| a.pooled_uar) {
+                    info.insert(format!("attack_uar.{}", m.id), format!("{a:.4}"));
                 }
                 if m.skipped_rounds > 0 || m.rejected_updates > 0 {
                     info.insert(

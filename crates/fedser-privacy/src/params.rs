@@ -36,6 +36,7 @@ use crate::dp::Placement;
 /// | `dp` | off | [`DpParams`] |
 /// | `secagg` | off | [`SecAggParams`] |
 /// | `attack` | off | [`AttackParams`] |
+/// | `sweep` | `[]` | noise multipliers of a privacy–utility sweep (plus a no-DP baseline) |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyParams {
@@ -48,6 +49,11 @@ pub struct PrivacyParams {
     /// Attribute-inference attack measurement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attack: Option<AttackParams>,
+    /// Privacy–utility sweep: noise multipliers, one federated experiment
+    /// each (replacing `dp.noise_multiplier`/`target_epsilon`), plus a no-DP
+    /// baseline with the same secagg/attack settings. Needs `[privacy.dp]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<f64>,
 }
 
 /// How client updates are weighted in the DP sum.
@@ -194,6 +200,10 @@ impl PrivacyParams {
         if let Some(a) = &self.attack {
             a.validate()?;
         }
+        check(self.sweep.is_empty() || self.dp.is_some(), "privacy.sweep", || "needs [privacy.dp]".into())?;
+        check(self.sweep.iter().all(|z| *z >= 0.0 && z.is_finite()), "privacy.sweep", || {
+            format!("{:?}: noise multipliers must be finite and ≥ 0", self.sweep)
+        })?;
         if let (Some(dp), None) = (&self.dp, &self.secagg) {
             check(dp.placement != Placement::Distributed, "privacy.dp.placement", || {
                 "`distributed` noise needs [privacy.secagg]: without it the server sees each noised update".into()
@@ -314,6 +324,8 @@ mod tests {
             ("[secagg]\nthreshold = 0.4\n", "privacy.secagg.threshold"),
             ("[secagg]\nbits = 40\n", "privacy.secagg.bits"),
             ("[attack]\nattribute = \"race\"\n", "privacy.attack.attribute"),
+            ("sweep = [1.0]\n", "privacy.sweep"),
+            ("sweep = [-1.0]\n[dp]\nnoise_multiplier = 1.0\n", "privacy.sweep"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(key), "{text:?}: {e}");

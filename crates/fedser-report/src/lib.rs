@@ -167,6 +167,11 @@ pub struct FederatedInfo {
     pub rounds_table: String,
     /// Pooled test metrics per round: `{round, uar, accuracy, train_loss, accepted, skipped_folds}`.
     pub learning_curve: Vec<serde_json::Value>,
+    /// `[privacy]` of the run (fedser-federated's `PrivacySummary`: `dp {epsilon, delta,
+    /// noise_multiplier, sample_rate, rounds, ...}`, `secagg`, `attack {mean_round_uar,
+    /// pooled_uar, chance, per_round_uar, observed}`, seconds per round); absent without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<serde_json::Value>,
 }
 
 /// The whole results.json.
@@ -211,6 +216,8 @@ struct ExperimentMetaIn {
     rounds_table: String,
     #[serde(default)]
     learning_curve: Vec<serde_json::Value>,
+    #[serde(default)]
+    privacy: Option<serde_json::Value>,
 }
 
 /// Inputs of the report stage.
@@ -302,6 +309,7 @@ fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result
             rejected_updates: m.rejected_updates,
             rounds_table: m.rounds_table,
             learning_curve: m.learning_curve,
+            privacy: m.privacy,
         });
         experiments.push(ExperimentResult {
             id: m.id,
