@@ -416,7 +416,7 @@ fn federated_stage_outputs_caching_and_thread_determinism() {
     // rerun: fresh; federated params rerun only federate + report
     assert!(ran(&s.ok(&["run"])).is_empty());
     let status = s.ok(&["status", "--set", "train.federated.rounds=3"]);
-    assert!(status.contains("federate   stale: params changed: rounds"), "{status}");
+    assert!(status.contains("federate   stale: params changed: federated.rounds"), "{status}");
     assert!(status.contains("train      fresh"), "{status}");
     let out = s.ok(&["run", "--set", "train.federated.rounds=3"]);
     let fed_ran: Vec<String> = out
