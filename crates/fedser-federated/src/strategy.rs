@@ -122,6 +122,32 @@ pub trait Strategy: Send {
     ) -> Result<Option<Vec<f32>>, FedError>;
 }
 
+/// The sampled clients of a round, each with the round's local instructions
+/// (shared by every strategy that samples uniformly).
+fn sample_with_instructions(
+    sampling: &Sampling,
+    local: &LocalTemplate,
+    round: u32,
+    available: &[ClientId],
+    rng: &mut ChaCha8Rng,
+) -> Vec<(ClientId, FitIns)> {
+    let local = local.for_round(round);
+    sampling.sample(available, rng).into_iter().map(|c| (c, FitIns { local: local.clone() })).collect()
+}
+
+/// [`mean_update`], or `None` when no client reported (the round keeps the model).
+fn mean_update_of(
+    round: u32,
+    results: &[(ClientId, FitRes)],
+    weighting: Weighting,
+    aggregator: &dyn Aggregator,
+) -> Result<Option<Vec<f32>>, FedError> {
+    if results.is_empty() {
+        return Ok(None);
+    }
+    mean_update(round, results, weighting, aggregator).map(Some)
+}
+
 /// The weighted mean update of `results` through `aggregator`.
 ///
 /// # Errors
@@ -191,8 +217,7 @@ impl Strategy for FedAvg {
         available: &[ClientId],
         rng: &mut ChaCha8Rng,
     ) -> Vec<(ClientId, FitIns)> {
-        let local = self.local.for_round(round);
-        self.sampling.sample(available, rng).into_iter().map(|c| (c, FitIns { local: local.clone() })).collect()
+        sample_with_instructions(&self.sampling, &self.local, round, available, rng)
     }
 
     fn min_results(&self) -> usize {
@@ -211,10 +236,9 @@ impl Strategy for FedAvg {
         _failures: &[(ClientId, FitFailure)],
         aggregator: &dyn Aggregator,
     ) -> Result<Option<Vec<f32>>, FedError> {
-        if results.is_empty() {
+        let Some(delta) = mean_update_of(round, results, self.weighting, aggregator)? else {
             return Ok(None);
-        }
-        let delta = mean_update(round, results, self.weighting, aggregator)?;
+        };
         Ok(Some(global.iter().zip(&delta).map(|(w, d)| w + self.server_lr * d).collect()))
     }
 }
@@ -298,8 +322,7 @@ impl Strategy for FedOpt {
         available: &[ClientId],
         rng: &mut ChaCha8Rng,
     ) -> Vec<(ClientId, FitIns)> {
-        let local = self.local.for_round(round);
-        self.sampling.sample(available, rng).into_iter().map(|c| (c, FitIns { local: local.clone() })).collect()
+        sample_with_instructions(&self.sampling, &self.local, round, available, rng)
     }
 
     fn min_results(&self) -> usize {
@@ -318,10 +341,9 @@ impl Strategy for FedOpt {
         _failures: &[(ClientId, FitFailure)],
         aggregator: &dyn Aggregator,
     ) -> Result<Option<Vec<f32>>, FedError> {
-        if results.is_empty() {
+        let Some(delta) = mean_update_of(round, results, self.weighting, aggregator)? else {
             return Ok(None);
-        }
-        let delta = mean_update(round, results, self.weighting, aggregator)?;
+        };
         Ok(Some(self.step(global, &delta)))
     }
 }
