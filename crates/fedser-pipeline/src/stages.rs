@@ -181,12 +181,19 @@ pub(crate) fn execute(
             vec![out]
         }
         StageName::Train => {
+            let progress = ctx.opts.progress.clone();
+            let cb = move |done: usize, total: usize| {
+                if let Some(p) = &progress {
+                    p("train", done, total);
+                }
+            };
             let metas = fedser_train::run(
                 &p.train,
                 &cache.join("features").join("features.parquet"),
                 &cache.join("partition").join("partition.parquet"),
                 &dir,
                 meta,
+                &cb,
             )
             .map_err(|e| err(Box::new(e)))?;
             for m in metas {
