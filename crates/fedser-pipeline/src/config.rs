@@ -176,9 +176,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("forest") && e.contains("svm") && e.contains("knn"), "{e}");
-        let e = Pipeline::parse("[train.centralized.svm]\ndegree = 3\n", Path::new("p.toml"), &[])
-            .unwrap_err()
-            .to_string();
+        let e =
+            Pipeline::parse("[train.centralized.svm]\ndegree = 3\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("degree") && e.contains("gamma"), "{e}");
         let e = Pipeline::parse("[train.centralized]\nmodel = \"mlp\"\n", Path::new("p.toml"), &[])
             .unwrap_err()
@@ -186,7 +185,8 @@ mod tests {
         assert!(e.contains("train.centralized.model") && e.contains("fedser-federated"), "{e}");
         let e = Pipeline::parse("[report]\nci_level = 1.5\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("report.ci_level"), "{e}");
-        let p = Pipeline::parse("[train.centralized]\ncompare = [\"svm\", \"knn\"]\n", Path::new("p.toml"), &[]).unwrap();
+        let p =
+            Pipeline::parse("[train.centralized]\ncompare = [\"svm\", \"knn\"]\n", Path::new("p.toml"), &[]).unwrap();
         assert_eq!(p.train.centralized.models().len(), 3);
     }
 

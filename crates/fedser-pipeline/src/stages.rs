@@ -297,11 +297,7 @@ fn report(
             bootstrap: None,
             stages,
         },
-        bootstrap: fedser_report::Bootstrap {
-            resamples: rp.bootstrap_resamples,
-            level: rp.ci_level,
-            seed: rp.seed,
-        },
+        bootstrap: fedser_report::Bootstrap { resamples: rp.bootstrap_resamples, level: rp.ci_level, seed: rp.seed },
         title: rp.title.clone(),
     };
     Ok(fedser_report::run(&inputs, dir)?)

@@ -38,8 +38,9 @@ pub(crate) fn markdown(blocks: &[Block]) -> String {
             Block::Table { header, rows, right } => {
                 let h: Vec<String> = header.iter().map(|c| md_cell(c)).collect();
                 let _ = writeln!(s, "| {} |", h.join(" | "));
-                let sep: Vec<&str> =
-                    (0..header.len()).map(|i| if right.get(i).copied().unwrap_or(false) { "---:" } else { "---" }).collect();
+                let sep: Vec<&str> = (0..header.len())
+                    .map(|i| if right.get(i).copied().unwrap_or(false) { "---:" } else { "---" })
+                    .collect();
                 let _ = writeln!(s, "|{}|", sep.join("|"));
                 for r in rows {
                     let cells: Vec<String> = r.iter().map(|c| md_cell(c)).collect();
@@ -152,7 +153,12 @@ pub(crate) fn html(title: &str, blocks: &[Block]) -> String {
                 s.push_str("</ul>\n");
             }
             Block::Figure { svg, caption, .. } => {
-                let _ = writeln!(s, "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>", inline_svg(svg), inline(caption));
+                let _ = writeln!(
+                    s,
+                    "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>",
+                    inline_svg(svg),
+                    inline(caption)
+                );
             }
         }
     }
@@ -169,8 +175,16 @@ mod tests {
         let blocks = vec![
             Block::Heading(1, "T".into()),
             Block::Para("a **b** `c<d>` x|y".into()),
-            Block::Table { header: vec!["k".into(), "v".into()], rows: vec![vec!["a|b".into(), "1".into()]], right: vec![false, true] },
-            Block::Figure { file: "f.svg".into(), svg: "<?xml version=\"1.0\"?><svg></svg>".into(), caption: "cap".into() },
+            Block::Table {
+                header: vec!["k".into(), "v".into()],
+                rows: vec![vec!["a|b".into(), "1".into()]],
+                right: vec![false, true],
+            },
+            Block::Figure {
+                file: "f.svg".into(),
+                svg: "<?xml version=\"1.0\"?><svg></svg>".into(),
+                caption: "cap".into(),
+            },
         ];
         let md = markdown(&blocks);
         assert!(md.contains("# T\n"), "{md}");

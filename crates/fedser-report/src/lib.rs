@@ -476,7 +476,8 @@ fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<Experi
             .collect();
         let per_actor_uar = spread(&per_actor.iter().map(|a| a.uar).collect::<Vec<_>>());
         let independent = fedser_core::Protocol::parse(&m.protocol).is_some_and(|p| p.speaker_independent());
-        let uar_ci = bootstrap_uar(&yt, &yp, independent.then_some(actors.as_slice()), labels.len(), &inputs.bootstrap, &m.id);
+        let uar_ci =
+            bootstrap_uar(&yt, &yp, independent.then_some(actors.as_slice()), labels.len(), &inputs.bootstrap, &m.id);
         experiments.push(ExperimentResult {
             id: m.id,
             protocol: m.protocol,

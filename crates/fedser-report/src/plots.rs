@@ -127,19 +127,15 @@ pub(crate) fn per_actor(actors: &[ActorScore], chance: f64, title: &str) -> Plot
             }
             let mean = idx.iter().map(|&i| a[i].uar).sum::<f64>() / idx.len() as f64;
             chart
-                .draw_series(idx.iter().map(|&i| {
-                    Rectangle::new([(i as f64 + 0.1, 0.0), (i as f64 + 0.9, a[i].uar)], color.filled())
-                }))
+                .draw_series(
+                    idx.iter()
+                        .map(|&i| Rectangle::new([(i as f64 + 0.1, 0.0), (i as f64 + 0.9, a[i].uar)], color.filled())),
+                )
                 .map_err(e2s)?
                 .label(format!("{sex} (n = {}, mean UAR {:.1} %)", idx.len(), mean * 100.0))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
             chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(0.0, mean), (n as f64, mean)],
-                    6,
-                    4,
-                    color.stroke_width(2),
-                ))
+                .draw_series(DashedLineSeries::new(vec![(0.0, mean), (n as f64, mean)], 6, 4, color.stroke_width(2)))
                 .map_err(e2s)?;
         }
         chart
@@ -188,7 +184,13 @@ pub(crate) fn comparison(rows: &[&ComparisonRow], chance: f64, title: &str) -> P
             .y_label_area_size(45)
             .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..1f64)
             .map_err(e2s)?;
-        chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc("UAR (95 % bootstrap interval)").draw().map_err(e2s)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("UAR (95 % bootstrap interval)")
+            .draw()
+            .map_err(e2s)?;
         let width = 0.8 / k as f64;
         for (g, group) in groups.iter().enumerate() {
             let color = series_color(g);
@@ -201,16 +203,20 @@ pub(crate) fn comparison(rows: &[&ComparisonRow], chance: f64, title: &str) -> P
                 })
                 .collect();
             chart
-                .draw_series(pts.iter().map(|(x, r)| {
-                    Rectangle::new([(x - width * 0.45, 0.0), (x + width * 0.45, r.uar)], color.filled())
-                }))
+                .draw_series(
+                    pts.iter().map(|(x, r)| {
+                        Rectangle::new([(x - width * 0.45, 0.0), (x + width * 0.45, r.uar)], color.filled())
+                    }),
+                )
                 .map_err(e2s)?
                 .label(group.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
             for (x, r) in &pts {
                 if let (Some(lo), Some(hi)) = (r.uar_ci_low, r.uar_ci_high) {
                     let d = width * 0.15;
-                    for seg in [vec![(*x, lo), (*x, hi)], vec![(x - d, lo), (x + d, lo)], vec![(x - d, hi), (x + d, hi)]] {
+                    for seg in
+                        [vec![(*x, lo), (*x, hi)], vec![(x - d, lo), (x + d, lo)], vec![(x - d, hi), (x + d, hi)]]
+                    {
                         chart.draw_series(std::iter::once(PathElement::new(seg, BLACK))).map_err(e2s)?;
                     }
                 }

@@ -70,7 +70,15 @@ fn headline(r: &Results, b: &mut Vec<Block>) {
         r.provenance.bootstrap.map_or_else(|| "settings not recorded".to_owned(), |x| format!("{} resamples, seed {}", x.resamples, x.seed)),
     )));
     let header = [
-        "protocol", "training", "model", "features", "UAR", "UAR 95 % CI", "accuracy", "macro-F1", "per-actor UAR median (min–max), sd",
+        "protocol",
+        "training",
+        "model",
+        "features",
+        "UAR",
+        "UAR 95 % CI",
+        "accuracy",
+        "macro-F1",
+        "per-actor UAR median (min–max), sd",
         "folds",
     ];
     let mut rows = Vec::new();
@@ -215,10 +223,22 @@ fn comparison(r: &Results, b: &mut Vec<Block>) -> Result<(), ReportError> {
             .then(b.uar.total_cmp(&a.uar))
     });
     b.push(Block::Table {
-        header: ["protocol", "training", "feature set", "model", "library", "UAR", "UAR 95 % CI", "accuracy", "macro-F1", "fit s", "predict s"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
+        header: [
+            "protocol",
+            "training",
+            "feature set",
+            "model",
+            "library",
+            "UAR",
+            "UAR 95 % CI",
+            "accuracy",
+            "macro-F1",
+            "fit s",
+            "predict s",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
         rows: sorted
             .iter()
             .map(|x| {
@@ -249,7 +269,11 @@ fn comparison(r: &Results, b: &mut Vec<Block>) -> Result<(), ReportError> {
         )));
     }
     let svg = plots::comparison(&rows, chance(r), "UAR by model and protocol");
-    b.push(figure("comparison.svg".into(), svg, "UAR per model; error bars: 95 % bootstrap interval; grey: chance.".into())?);
+    b.push(figure(
+        "comparison.svg".into(),
+        svg,
+        "UAR per model; error bars: 95 % bootstrap interval; grey: chance.".into(),
+    )?);
     Ok(())
 }
 
@@ -402,7 +426,10 @@ fn provenance(r: &Results, b: &mut Vec<Block>) {
     let timed: Vec<&ExperimentResult> = r.experiments.iter().filter(|e| e.fit_seconds.is_some()).collect();
     if !timed.is_empty() {
         b.push(Block::Table {
-            header: ["experiment", "wall s", "fit s (sum)", "predict s (sum)", "folds"].iter().map(|s| (*s).to_owned()).collect(),
+            header: ["experiment", "wall s", "fit s (sum)", "predict s (sum)", "folds"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             rows: timed
                 .iter()
                 .map(|e| {

@@ -515,7 +515,7 @@ mod tests {
 
     #[test]
     fn every_model_separates_blobs() {
-            let models: Vec<(&str, Box<dyn Classifier>)> = vec![
+        let models: Vec<(&str, Box<dyn Classifier>)> = vec![
             ("svm rbf", svm(&SvmParams::default())),
             ("svm linear", svm(&SvmParams { kernel: SvmKernel::Linear, ..SvmParams::default() })),
             ("tree", tree(&TreeParams::default())),

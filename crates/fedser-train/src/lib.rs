@@ -41,10 +41,8 @@ use fedser_core::{Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use classifiers::{Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, SvmKernel, SvmParams, TreeParams};
 pub use data::{load_features, load_partition, FeatureMatrix, Fold};
-pub use classifiers::{
-    Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, SvmKernel, SvmParams, TreeParams,
-};
 pub use model::{CentralizedParams, LogisticParams, ModelKind};
 
 /// Recipe version of the train stage.

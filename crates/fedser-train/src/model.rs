@@ -185,10 +185,7 @@ impl CentralizedParams {
         check(!self.compare.contains(&ModelKind::Mlp), "train.centralized.compare", mlp)?;
         let models = self.models();
         check(models.len() == self.compare.len() + 1, "train.centralized.compare", || {
-            format!(
-                "lists a model twice or repeats `model` (\"{}\"): each model is trained once",
-                self.model.name()
-            )
+            format!("lists a model twice or repeats `model` (\"{}\"): each model is trained once", self.model.name())
         })?;
         Ok(())
     }
@@ -383,7 +380,6 @@ fn col_stats(x: &Array2<f32>, rows: &[usize], standardize: bool) -> (Vec<f32>, V
         .collect();
     (mean.iter().map(|&m| m as f32).collect(), scale)
 }
-
 
 #[cfg(test)]
 mod tests {
