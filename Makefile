@@ -11,7 +11,7 @@ CACHE    ?= cache
 FEDSER   := target/release/fedser
 RUN      := $(FEDSER) --pipeline $(PIPELINE) --cache $(CACHE)
 
-.PHONY: all evaluate features status clean test bench parity release lint
+.PHONY: all evaluate features status clean test bench parity release lint notebooks ci-notebooks
 
 all: evaluate
 
@@ -43,3 +43,26 @@ parity:
 bench: release
 	$(CARGO) build --release -p fedser-federated --example bench_fedavg
 	./benches/bench.sh
+
+# Notebooks: their own venv from PyPI, executed headless against $(CACHE)
+# (executed copies in $(CACHE)/notebooks/).
+PYTHON   ?= python3
+NB_VENV  := .venv-notebooks
+
+$(NB_VENV)/.installed: notebooks/requirements.txt
+	rm -rf $(NB_VENV)
+	$(PYTHON) -m venv $(NB_VENV)
+	$(NB_VENV)/bin/pip install --disable-pip-version-check --quiet -r notebooks/requirements.txt \
+	  || { echo "error: cannot install notebooks/requirements.txt from PyPI into $(NB_VENV)" >&2; exit 1; }
+	touch $@
+
+notebooks: $(NB_VENV)/.installed
+	$(NB_VENV)/bin/python notebooks/run.py $(CACHE)
+
+# CI: a 48-clip study with the debug binary `make test` already built, then
+# the notebooks on its cache. Fails (never skips) when PyPI is unreachable.
+CI_NB_CACHE ?= target/ci-notebooks-cache
+
+ci-notebooks:
+	$(CARGO) run -q -p fedser-cli -- --pipeline pipelines/ci-notebooks.toml --cache $(CI_NB_CACHE) -q run
+	$(MAKE) notebooks CACHE=$(CI_NB_CACHE)

@@ -94,7 +94,19 @@ fn numbers(mut v: serde_json::Value) -> serde_json::Value {
             let o = e.as_object_mut().unwrap();
             o.remove("seconds");
             o.remove("fold_seconds");
+            o.remove("fit_seconds");
+            o.remove("predict_seconds");
         }
+    }
+    if let Some(rows) = v.get_mut("comparison").and_then(|e| e.as_array_mut()) {
+        for r in rows {
+            let o = r.as_object_mut().unwrap();
+            o.remove("fit_seconds");
+            o.remove("predict_seconds");
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("provenance");
     }
     v
 }
@@ -104,11 +116,11 @@ fn full_run_then_noop_then_param_change() {
     let s = Study::new(TINY);
     let out = s.ok(&["run"]);
     assert_eq!(ran(&out), ["synth", "ingest", "features", "partition", "train", "report"]);
-    for f in ["results.json", "report.md"] {
+    for f in ["results.json", "report.md", "report.html", "comparison.parquet"] {
         assert!(s.path("cache/report").join(f).is_file(), "{f} missing");
     }
     let r = s.results();
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(r["corpus"]["clips"], 36);
     assert_eq!(r["corpus"]["actors"], 3);
     assert_eq!(r["corpus"]["rejected"], 0);
@@ -411,7 +423,16 @@ fn federated_stage_outputs_caching_and_thread_determinism() {
     let rejected: u64 = fed.iter().map(|e| e["federated"]["rejected_updates"].as_u64().unwrap()).sum();
     assert!(rejected > 0, "no corrupt update was rejected");
     let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
-    assert!(md.contains("## Federated versus centralized") && md.contains("### Learning curves"), "{md}");
+    assert!(md.contains("## Federated versus centralized") && md.contains("## Learning curves (federated)"), "{md}");
+    // the federate stage's learning curve feeds the report's curve plots (one per protocol)
+    for e in &fed {
+        let curve = &e["curve"];
+        assert_eq!(curve["rounds"].as_array().unwrap().len(), 6, "{curve}");
+        assert_eq!(curve["test_uar"][5], e["federated"]["learning_curve"][5]["uar"], "{e}");
+        assert!(s.path("cache/report").join(format!("curve_{}.svg", e["protocol"].as_str().unwrap())).is_file());
+    }
+    let html = std::fs::read_to_string(s.path("cache/report/report.html")).unwrap();
+    assert!(html.contains("Federated versus centralized"), "federated section in report.html");
 
     // rerun: fresh; federated params rerun only federate + report
     assert!(ran(&s.ok(&["run"])).is_empty());
@@ -464,8 +485,61 @@ fn federated_privacy_records_epsilon_and_reruns_on_privacy_change() {
         assert_eq!(dp["noise_multiplier"], 1.0);
         assert_eq!(dp["rounds"], 5);
     }
+    // One privacy–utility point per federated run, with the same epsilon.
+    let pts = r["privacy"].as_array().unwrap();
+    assert_eq!(pts.len(), 2, "{pts:?}");
+    for p in pts {
+        assert_eq!(p["mechanism"], "dp-fedavg");
+        assert!(p["epsilon"].as_f64().unwrap() > 0.0 && p["noise_multiplier"] == 1.0, "{p}");
+        let a = p["attack_uar"].as_f64();
+        assert!(a.is_none() || a.is_some_and(|a| (0.0..=1.0).contains(&a)), "{p}");
+    }
     let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
-    assert!(md.contains("## Privacy–utility"), "{md}");
+    let sec = &md[md.find("## Privacy–utility").unwrap()..];
+    assert!(sec.contains("| dp-fedavg | 1 |") && sec.contains("privacy_"), "{sec}");
     let status = s.ok(&["status", "--set", "privacy.dp.noise_multiplier=2.0"]);
     assert!(status.contains("federate   stale"), "{status}");
+}
+
+#[test]
+fn classifier_comparison_trains_every_model_on_the_same_folds() {
+    let s = Study::new(&format!(
+        "{TINY}\n[train.centralized]\ncompare = [\"svm\", \"tree\", \"gaussian_nb\", \"knn\"]\n\n[report]\nbootstrap_resamples = 100\n"
+    ));
+    s.ok(&["run"]);
+    let r = s.results();
+    let rows = r["comparison"].as_array().unwrap();
+    assert_eq!(rows.len(), 10, "5 models x 2 protocols");
+    let exps = r["experiments"].as_array().unwrap();
+    let loso: Vec<&serde_json::Value> = exps.iter().filter(|e| e["protocol"] == "loso").collect();
+    for e in &loso {
+        // Same folds: every model is tested on the same actors with the same clip counts.
+        let actors = |e: &serde_json::Value| -> Vec<(u64, u64)> {
+            e["per_actor"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["actor"].as_u64().unwrap(), a["n"].as_u64().unwrap()))
+                .collect()
+        };
+        assert_eq!(actors(e), actors(loso[0]));
+        let ci = &e["uar_ci"];
+        assert!(ci["low"].as_f64().unwrap() <= e["uar"].as_f64().unwrap() + 1e-12, "{ci}");
+        assert!(e["fit_seconds"].as_f64().unwrap() >= 0.0);
+    }
+    for row in rows {
+        assert_eq!(row["feature_set"], "compare16");
+    }
+    let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
+    assert!(
+        md.contains("comparison.svg") && md.contains("| loso | centralized | compare16 | svm | linfa-svm |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(s.path("cache/report/report.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 10 && !html.contains("<script"), "figures inlined");
+    // A wrong model name stops the run before anything runs, naming the key.
+    let bad = Study::new(&format!("{TINY}\n[train.centralized]\nmodel = \"forest\"\n"));
+    let o = bad.run(&["run"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("forest") && err.contains("gaussian_nb"), "{err}");
 }

@@ -43,7 +43,8 @@ struct GlobalArgs {
     /// More logging.
     #[arg(short, long, global = true, conflicts_with = "quiet")]
     verbose: bool,
-    /// Only warnings and errors; no progress bars.
+    /// Only warnings and errors; no progress bars (bars also stay off when
+    /// stderr is not a terminal).
     #[arg(short, long, global = true)]
     quiet: bool,
 }
@@ -217,11 +218,12 @@ fn progress(quiet: bool) -> Option<fedser_pipeline::Progress> {
         let b = guard.get_or_insert_with(|| {
             let b = indicatif::ProgressBar::new(total as u64);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:40}] {pos}/{len} clips {per_sec} eta {eta}")
+                indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:40}] {pos}/{len} {msg} {per_sec} eta {eta}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
             b.set_prefix(stage.to_owned());
+            b.set_message(if stage == "train" { "folds" } else { "clips" });
             b
         });
         b.set_position(done as u64);

@@ -14,19 +14,43 @@ use crate::PipelineError;
 
 /// `[report]` params.
 ///
-/// | Name | Default | Purpose |
-/// | :-- | :-- | :-- |
-/// | `title` | `"fedser report"` | heading of report.md |
+/// | Name | Default | Purpose | Range |
+/// | :-- | :-- | :-- | :-- |
+/// | `title` | `"fedser report"` | heading of report.md / report.html | |
+/// | `seed` | `42` | seed of the bootstrap intervals | any u64 |
+/// | `bootstrap_resamples` | `1000` | bootstrap resamples for the UAR interval (0 = none) | `0..=100000` |
+/// | `ci_level` | `0.95` | interval level | `(0.5, 1)` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportParams {
     /// Report title.
     pub title: String,
+    /// Bootstrap seed.
+    pub seed: u64,
+    /// Bootstrap resamples.
+    pub bootstrap_resamples: usize,
+    /// Interval level.
+    pub ci_level: f64,
 }
 
 impl Default for ReportParams {
     fn default() -> Self {
-        Self { title: "fedser report".into() }
+        Self { title: "fedser report".into(), seed: 42, bootstrap_resamples: 1000, ci_level: 0.95 }
+    }
+}
+
+impl ReportParams {
+    /// Checks ranges.
+    ///
+    /// # Errors
+    /// The first [`fedser_core::ParamError`].
+    pub fn validate(&self) -> Result<(), fedser_core::ParamError> {
+        fedser_core::check(self.bootstrap_resamples <= 100_000, "report.bootstrap_resamples", || {
+            format!("{} is out of range: must be in 0..=100000", self.bootstrap_resamples)
+        })?;
+        fedser_core::check(self.ci_level > 0.5 && self.ci_level < 1.0, "report.ci_level", || {
+            format!("{} is out of range: must be in (0.5, 1)", self.ci_level)
+        })
     }
 }
 
@@ -96,6 +120,7 @@ impl Pipeline {
         self.partition.validate()?;
         self.train.validate()?;
         self.privacy.validate()?;
+        self.report.validate()?;
         Ok(())
     }
 
@@ -152,6 +177,22 @@ mod tests {
         let e =
             Pipeline::parse("[partition]\nprotocols = [\"nope\"]\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("nope") && e.contains("loso"), "{e}");
+        let e = Pipeline::parse("[train.centralized]\nmodel = \"forest\"\n", Path::new("p.toml"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("forest") && e.contains("svm") && e.contains("knn"), "{e}");
+        let e =
+            Pipeline::parse("[train.centralized.svm]\ndegree = 3\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("degree") && e.contains("gamma"), "{e}");
+        let e = Pipeline::parse("[train.centralized]\nmodel = \"mlp\"\n", Path::new("p.toml"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train.centralized.model") && e.contains("fedser-federated"), "{e}");
+        let e = Pipeline::parse("[report]\nci_level = 1.5\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
+        assert!(e.contains("report.ci_level"), "{e}");
+        let p =
+            Pipeline::parse("[train.centralized]\ncompare = [\"svm\", \"knn\"]\n", Path::new("p.toml"), &[]).unwrap();
+        assert_eq!(p.train.centralized.models().len(), 3);
     }
 
     #[test]

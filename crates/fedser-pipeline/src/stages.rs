@@ -208,12 +208,19 @@ pub(crate) fn execute(
             vec![out]
         }
         StageName::Train => {
+            let progress = ctx.opts.progress.clone();
+            let cb = move |done: usize, total: usize| {
+                if let Some(p) = &progress {
+                    p("train", done, total);
+                }
+            };
             let metas = fedser_train::run(
                 &p.train,
                 &cache.join("features").join("features.parquet"),
                 &cache.join("partition").join("partition.parquet"),
                 &dir,
                 meta,
+                &cb,
             )
             .map_err(|e| err(Box::new(e)))?;
             for m in metas {
@@ -315,16 +322,65 @@ fn report(
             }
         }
     }
+    let rp = &ctx.pipeline.report;
+    let mut seeds = BTreeMap::new();
+    if ctx.opts.corpus.is_none() {
+        seeds.insert("synth.seed".to_owned(), ctx.pipeline.synth.seed);
+    }
+    seeds.insert("partition.seed".to_owned(), ctx.pipeline.partition.seed);
+    seeds.insert("report.seed".to_owned(), rp.seed);
+    if let Some(f) = ctx.pipeline.train.federated_enabled() {
+        seeds.insert("train.federated.seed".to_owned(), f.seed);
+    }
+    // Upstream stages' last runs, in pipeline order (this stage's own entry
+    // is written after it finishes).
+    let stages = crate::StageName::ALL
+        .iter()
+        .filter_map(|s| {
+            let e = ctx.lock.stages.get(s.as_str())?;
+            Some(fedser_report::StageTiming {
+                stage: s.as_str().to_owned(),
+                seconds: e.seconds,
+                finished_unix: e.finished_unix,
+                key: e.key.clone(),
+            })
+        })
+        .collect();
+    let pipeline = ctx.opts.pipeline_path.display().to_string();
+    let predictions = cache.join("train").join("predictions.parquet");
+    let experiments = cache.join("train").join("experiments.json");
+    let fed_predictions = cache.join("federate").join("predictions.parquet");
+    let fed_experiments = cache.join("federate").join("experiments.json");
+    let mut sources = vec![fedser_report::Source { predictions: &predictions, experiments: &experiments }];
+    if ctx.pipeline.train.federated_enabled().is_some() {
+        sources.push(fedser_report::Source { predictions: &fed_predictions, experiments: &fed_experiments });
+    }
     let inputs = fedser_report::ReportInputs {
-        predictions: &cache.join("train").join("predictions.parquet"),
-        experiments: &cache.join("train").join("experiments.json"),
-        federated: ctx.pipeline.train.federated_enabled().map(|_| {
-            (cache.join("federate").join("predictions.parquet"), cache.join("federate").join("experiments.json"))
-        }),
+        sources,
+        privacy: Vec::new(),
         corpus,
         features,
         sex: sex_of,
-        pipeline: ctx.opts.pipeline_path.display().to_string(),
+        pipeline: pipeline.clone(),
+        provenance: fedser_report::Provenance {
+            pipeline,
+            code_version: code_version(),
+            seeds,
+            bootstrap: None,
+            stages,
+        },
+        bootstrap: fedser_report::Bootstrap { resamples: rp.bootstrap_resamples, level: rp.ci_level, seed: rp.seed },
+        title: rp.title.clone(),
     };
     Ok(fedser_report::run(&inputs, dir)?)
+}
+
+/// `fedser <version>` plus the git commit the binary was built from, when
+/// the build saw one (`FEDSER_GIT_COMMIT`, set by fedser-pipeline's build
+/// script).
+fn code_version() -> String {
+    match option_env!("FEDSER_GIT_COMMIT") {
+        Some(c) if !c.is_empty() => format!("fedser {} (git {c})", env!("CARGO_PKG_VERSION")),
+        _ => format!("fedser {}", env!("CARGO_PKG_VERSION")),
+    }
 }

@@ -1,40 +1,66 @@
 //! fedser-report: metrics from the prediction tables, `results.json`,
-//! `report.md` and SVG plots.
+//! `comparison.parquet`, `report.md` and a self-contained `report.html`
+//! (figures drawn with plotters and inlined as SVG; no script, no network).
 //!
-//! Every number of the report comes from `results.json`, which this crate
-//! writes first and then renders; the Markdown never recomputes anything.
+//! Every number of the report comes from `results.json`: [`write_outputs`]
+//! serialises the results, parses that JSON back and renders only from it,
+//! so [`render_results_file`] reproduces the report from a results.json
+//! alone (including entries other crates add). A section without data says
+//! so plainly.
 //!
-//! # results.json (schema_version 1)
+//! # results.json (schema_version 2)
 //! ```text
-//! schema_version   1
+//! schema_version   2
 //! fedser_version   crate version that wrote it
+//! pipeline         pipeline file
+//! provenance       {pipeline, code_version, seeds {name: seed}, bootstrap {resamples, level, seed},
+//!                   stages [{stage, seconds, finished_unix, key}]}        (stage timings from cache/fedser.lock)
 //! corpus           {name, clips, actors, rejected, audio_hours, by_emotion, by_sex, rejects}
 //! features         {set, count, reference_count}
-//! experiments[]    {id, protocol, training, model {name, library, params}, uar, accuracy, macro_f1,
+//! experiments[]    {id, protocol, training: centralized | federated, model {name, library, params}, feature_set,
+//!                   uar, uar_ci {low, high} | null, accuracy, macro_f1,
 //!                   labels, confusion (rows = true labels, columns = predictions, counts),
 //!                   per_actor [{actor, sex, n, uar}], per_actor_uar {min, median, max, mean, std},
-//!                   folds, n_features, seconds, fold_seconds,
+//!                   folds, n_features, seconds, fold_seconds, fit_seconds | null, predict_seconds | null,
+//!                   curve {rounds [u32], test_uar [f64]} | null,       (federated runs: test UAR per round)
 //!                   federated (only when training = federated) {strategy, rounds, clients, skipped_rounds,
 //!                              rejected_updates, rounds_table, learning_curve [{round, uar, accuracy,
-//!                              train_loss, accepted, skipped_folds}]}}
+//!                              train_loss, accepted, skipped_folds}],
+//!                              privacy {params, dp, secagg, attack, *_seconds_per_round} | null}}
+//! comparison[]     {feature_set, model, library, protocol, training, uar, uar_ci_low, uar_ci_high,
+//!                   accuracy, macro_f1, fit_seconds, predict_seconds, folds}   (one row per experiment)
+//! privacy[]        {id, protocol, mechanism, epsilon | null (no DP), emotion_uar, attack_uar | null,
+//!                   attack_chance | null, attack_round_uar | null, delta | null, noise_multiplier | null,
+//!                   seconds_per_round | null, dp_seconds_per_round | null, secagg_seconds_per_round | null}
+//!                   (one point per federated experiment run with `[privacy]`, from its `federated.privacy`)
 //! ```
-//! `federated` is an additive, optional field: schema_version stays 1.
+//! Optional fields may be missing in files written by other crates.
+//!
+//! # 95 % interval for UAR
+//! Percentile bootstrap of the pooled test predictions, seeded from the
+//! pipeline (`[report] seed`, one ChaCha8 stream per experiment id). For
+//! speaker-independent protocols the resampling unit is the test actor (a
+//! cluster bootstrap: clips of one speaker are not independent); for
+//! speaker-dependent splits it is the clip.
 #![warn(unreachable_pub)]
 
+mod doc;
+mod plots;
 mod render;
-mod svg;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use fedser_cache::table;
+use fedser_cache::table::{self, Column};
 use fedser_core::metrics;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Recipe version of the report stage.
 pub const VERSION: u32 = 2;
 /// Version of the results.json layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Errors of the report stage.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +74,14 @@ pub enum ReportError {
         /// The file.
         path: std::path::PathBuf,
         /// The cause.
+        message: String,
+    },
+    /// A figure could not be drawn.
+    #[error("cannot draw `{file}`: {message}")]
+    Plot {
+        /// The figure's file name.
+        file: String,
+        /// plotters' message.
         message: String,
     },
 }
@@ -123,8 +157,14 @@ pub struct ExperimentResult {
     pub training: String,
     /// Model name and params.
     pub model: serde_json::Value,
+    /// Feature set the model was trained on (`compare16`).
+    #[serde(default)]
+    pub feature_set: String,
     /// Unweighted average recall over all test predictions pooled.
     pub uar: f64,
+    /// Bootstrap interval of `uar`.
+    #[serde(default)]
+    pub uar_ci: Option<Interval>,
     /// Accuracy.
     pub accuracy: f64,
     /// Macro-F1.
@@ -144,8 +184,18 @@ pub struct ExperimentResult {
     /// Wall time, seconds.
     pub seconds: f64,
     /// Per-fold seconds.
+    #[serde(default)]
     pub fold_seconds: Vec<f64>,
-    /// Federated runs only: strategy, rounds and the pooled learning curve.
+    /// Fit seconds summed over folds.
+    #[serde(default)]
+    pub fit_seconds: Option<f64>,
+    /// Predict seconds summed over folds.
+    #[serde(default)]
+    pub predict_seconds: Option<f64>,
+    /// Federated runs: test UAR per round.
+    #[serde(default)]
+    pub curve: Option<Curve>,
+    /// Federated runs only: strategy, rounds, faults and the pooled learning curve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated: Option<FederatedInfo>,
 }
@@ -174,6 +224,199 @@ pub struct FederatedInfo {
     pub privacy: Option<serde_json::Value>,
 }
 
+impl FederatedInfo {
+    /// The learning curve in the report's [`Curve`] form (points without a
+    /// round number or a UAR are left out).
+    #[must_use]
+    pub fn curve(&self) -> Option<Curve> {
+        let (rounds, test_uar): (Vec<u32>, Vec<f64>) = self
+            .learning_curve
+            .iter()
+            .filter_map(|p| {
+                let round = u32::try_from(p.get("round")?.as_u64()?).ok()?;
+                Some((round, p.get("uar")?.as_f64()?))
+            })
+            .unzip();
+        (!rounds.is_empty()).then_some(Curve { rounds, test_uar })
+    }
+}
+
+/// A confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+}
+
+/// A federated run's learning curve: the global model's test UAR after each
+/// round (round 0 = the initial model, if evaluated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Round numbers.
+    pub rounds: Vec<u32>,
+    /// Test UAR per round (same length as `rounds`).
+    pub test_uar: Vec<f64>,
+}
+
+/// One point of the privacy–utility trade-off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyResult {
+    /// Run id.
+    pub id: String,
+    /// Protocol.
+    #[serde(default)]
+    pub protocol: String,
+    /// DP mechanism / setting label (`dp-fedavg`, `secagg`).
+    #[serde(default)]
+    pub mechanism: String,
+    /// Privacy budget; `None` = no differential privacy.
+    pub epsilon: Option<f64>,
+    /// Emotion UAR of the trained model.
+    pub emotion_uar: f64,
+    /// UAR of the attack (e.g. sex inference from updates), pooled over
+    /// rounds; `None` = no attack run, or nothing to attack (SecAgg: the
+    /// server sees only the sum).
+    #[serde(default)]
+    pub attack_uar: Option<f64>,
+    /// The attack's chance level, if known.
+    #[serde(default)]
+    pub attack_chance: Option<f64>,
+    /// Mean of the attack's per-round UAR.
+    #[serde(default)]
+    pub attack_round_uar: Option<f64>,
+    /// δ of the (ε, δ) guarantee.
+    #[serde(default)]
+    pub delta: Option<f64>,
+    /// Noise multiplier z.
+    #[serde(default)]
+    pub noise_multiplier: Option<f64>,
+    /// Mean seconds per round of client training and aggregation.
+    #[serde(default)]
+    pub seconds_per_round: Option<f64>,
+    /// Mean seconds per round in the DP server side.
+    #[serde(default)]
+    pub dp_seconds_per_round: Option<f64>,
+    /// Mean seconds per round in secure aggregation.
+    #[serde(default)]
+    pub secagg_seconds_per_round: Option<f64>,
+}
+
+impl PrivacyResult {
+    /// The privacy–utility point of a federated experiment run with
+    /// `[privacy]` (its `federated.privacy` summary); `None` for runs
+    /// without.
+    #[must_use]
+    pub fn from_experiment(e: &ExperimentResult) -> Option<Self> {
+        let p = e.federated.as_ref()?.privacy.as_ref()?;
+        let num = |v: &serde_json::Value| v.as_f64();
+        let dp = p.get("dp").filter(|v| !v.is_null());
+        let secagg = p.get("secagg").is_some_and(|v| !v.is_null());
+        let z = dp.and_then(|d| num(&d["noise_multiplier"]));
+        let mechanism = match (z.is_some_and(|z| z > 0.0), dp.is_some(), secagg) {
+            (true, _, true) => "dp-fedavg + secagg",
+            (true, _, false) => "dp-fedavg",
+            (false, true, true) => "clip + secagg",
+            (false, true, false) => "clip only",
+            (false, false, true) => "secagg",
+            (false, false, false) => "none",
+        };
+        let attack = p.get("attack").filter(|v| !v.is_null());
+        Some(Self {
+            id: e.id.clone(),
+            protocol: e.protocol.clone(),
+            mechanism: mechanism.to_owned(),
+            epsilon: dp.and_then(|d| num(&d["epsilon"])),
+            emotion_uar: e.uar,
+            attack_uar: attack.and_then(|a| num(&a["pooled_uar"])),
+            attack_chance: attack.and_then(|a| num(&a["chance"])),
+            attack_round_uar: attack.and_then(|a| num(&a["mean_round_uar"])),
+            delta: dp.and_then(|d| num(&d["delta"])),
+            noise_multiplier: z,
+            seconds_per_round: num(&p["fit_seconds_per_round"]),
+            dp_seconds_per_round: num(&p["dp_seconds_per_round"]),
+            secagg_seconds_per_round: num(&p["secagg_seconds_per_round"]),
+        })
+    }
+}
+
+/// One row of the classifier / feature-set comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRow {
+    /// Feature set.
+    pub feature_set: String,
+    /// Model name.
+    pub model: String,
+    /// Library.
+    pub library: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Training.
+    pub training: String,
+    /// UAR.
+    pub uar: f64,
+    /// Bootstrap interval, low.
+    pub uar_ci_low: Option<f64>,
+    /// Bootstrap interval, high.
+    pub uar_ci_high: Option<f64>,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Macro-F1.
+    pub macro_f1: f64,
+    /// Fit seconds summed over folds.
+    pub fit_seconds: Option<f64>,
+    /// Predict seconds summed over folds.
+    pub predict_seconds: Option<f64>,
+    /// Folds.
+    pub folds: usize,
+}
+
+/// Bootstrap settings (from `[report]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bootstrap {
+    /// Resamples (0 = no interval).
+    pub resamples: usize,
+    /// Interval level (0.95).
+    pub level: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for Bootstrap {
+    fn default() -> Self {
+        Self { resamples: 1000, level: 0.95, seed: 0 }
+    }
+}
+
+/// A stage's last run, from the cache lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTiming {
+    /// Stage.
+    pub stage: String,
+    /// Seconds of its last run.
+    pub seconds: f64,
+    /// When it finished (Unix seconds).
+    pub finished_unix: u64,
+    /// Cache key (BLAKE3, hex).
+    pub key: String,
+}
+
+/// Where the results come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Provenance {
+    /// Pipeline file.
+    pub pipeline: String,
+    /// fedser version and git commit when known.
+    pub code_version: String,
+    /// Every seed of the pipeline by key (`synth.seed`).
+    pub seeds: BTreeMap<String, u64>,
+    /// Bootstrap settings.
+    pub bootstrap: Option<Bootstrap>,
+    /// Upstream stages' last runs.
+    pub stages: Vec<StageTiming>,
+}
+
 /// The whole results.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -187,8 +430,17 @@ pub struct Results {
     pub corpus: CorpusInfo,
     /// Features.
     pub features: FeatureInfo,
+    /// Provenance.
+    #[serde(default)]
+    pub provenance: Provenance,
     /// Experiments.
     pub experiments: Vec<ExperimentResult>,
+    /// Comparison table (one row per experiment).
+    #[serde(default)]
+    pub comparison: Vec<ComparisonRow>,
+    /// Privacy–utility points.
+    #[serde(default)]
+    pub privacy: Vec<PrivacyResult>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +454,15 @@ struct ExperimentMetaIn {
     seconds: f64,
     #[serde(default)]
     fold_seconds: Vec<f64>,
+    #[serde(default)]
+    fit_seconds: Option<f64>,
+    #[serde(default)]
+    predict_seconds: Option<f64>,
+    #[serde(default)]
+    feature_set: Option<String>,
+    #[serde(default)]
+    curve: Option<Curve>,
+    // Federated runs (the federate stage's flat fields).
     #[serde(default)]
     strategy: Option<String>,
     #[serde(default)]
@@ -220,15 +481,24 @@ struct ExperimentMetaIn {
     privacy: Option<serde_json::Value>,
 }
 
+/// One producer of experiments: its `experiments.json` and the predictions
+/// table its ids refer to (`experiment, protocol, fold, file, actor, label,
+/// pred`).
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// `predictions.parquet`.
+    pub predictions: &'a Path,
+    /// `experiments.json`.
+    pub experiments: &'a Path,
+}
+
 /// Inputs of the report stage.
 #[derive(Debug, Clone)]
 pub struct ReportInputs<'a> {
-    /// `predictions.parquet` of train.
-    pub predictions: &'a Path,
-    /// `experiments.json` of train.
-    pub experiments: &'a Path,
-    /// `predictions.parquet` and `experiments.json` of federate, when it ran.
-    pub federated: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Experiment producers (train; later federate).
+    pub sources: Vec<Source<'a>>,
+    /// Privacy–utility points (empty until privacy runs exist).
+    pub privacy: Vec<PrivacyResult>,
     /// Corpus figures.
     pub corpus: CorpusInfo,
     /// Feature figures.
@@ -237,36 +507,70 @@ pub struct ReportInputs<'a> {
     pub sex: BTreeMap<i32, Option<String>>,
     /// Pipeline file name.
     pub pipeline: String,
+    /// Provenance (stage timings, seeds, code version).
+    pub provenance: Provenance,
+    /// Bootstrap settings.
+    pub bootstrap: Bootstrap,
+    /// Report title.
+    pub title: String,
 }
 
-/// Computes the results and writes `results.json`, `report.md` and the
-/// plots into `out_dir`.
+/// Computes the results and writes `results.json`, `comparison.parquet`,
+/// `report.md`, `report.html` and the SVG figures into `out_dir`.
 ///
 /// # Errors
 /// [`ReportError`].
 pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportError> {
-    let mut experiments = score(inputs, inputs.predictions, inputs.experiments)?;
-    if let Some((p, e)) = &inputs.federated {
-        experiments.extend(score(inputs, p, e)?);
+    let mut experiments = Vec::new();
+    for src in &inputs.sources {
+        experiments.extend(read_source(inputs, src)?);
     }
+    let comparison = experiments
+        .iter()
+        .map(|e| ComparisonRow {
+            feature_set: e.feature_set.clone(),
+            model: e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned(),
+            library: e.model.get("library").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
+            protocol: e.protocol.clone(),
+            training: e.training.clone(),
+            uar: e.uar,
+            uar_ci_low: e.uar_ci.map(|c| c.low),
+            uar_ci_high: e.uar_ci.map(|c| c.high),
+            accuracy: e.accuracy,
+            macro_f1: e.macro_f1,
+            fit_seconds: e.fit_seconds,
+            predict_seconds: e.predict_seconds,
+            folds: e.folds,
+        })
+        .collect();
+    let mut provenance = inputs.provenance.clone();
+    provenance.bootstrap = Some(inputs.bootstrap);
     let results = Results {
         schema_version: SCHEMA_VERSION,
         fedser_version: env!("CARGO_PKG_VERSION").to_owned(),
         pipeline: inputs.pipeline.clone(),
         corpus: inputs.corpus.clone(),
         features: inputs.features.clone(),
+        provenance,
+        comparison,
+        privacy: inputs
+            .privacy
+            .iter()
+            .cloned()
+            .chain(experiments.iter().filter_map(PrivacyResult::from_experiment))
+            .collect(),
         experiments,
     };
-    write_outputs(&results, out_dir)?;
+    write_outputs(&results, &inputs.title, out_dir)?;
     Ok(results)
 }
 
-/// Metrics of every experiment of one (predictions, experiments.json) pair.
-fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result<Vec<ExperimentResult>, ReportError> {
-    let text = std::fs::read(experiments_json)
-        .map_err(|e| ReportError::Json { path: experiments_json.to_path_buf(), message: e.to_string() })?;
+fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<ExperimentResult>, ReportError> {
+    let text = std::fs::read(src.experiments)
+        .map_err(|e| ReportError::Json { path: src.experiments.to_path_buf(), message: e.to_string() })?;
     let metas: Vec<ExperimentMetaIn> = serde_json::from_slice(&text)
-        .map_err(|e| ReportError::Json { path: experiments_json.to_path_buf(), message: e.to_string() })?;
+        .map_err(|e| ReportError::Json { path: src.experiments.to_path_buf(), message: e.to_string() })?;
+    let p = src.predictions;
     let b = table::read_parquet(p, None)?;
     let exp = table::strings(p, &b, "experiment")?;
     let actor = table::ints(p, &b, "actor")?;
@@ -283,11 +587,12 @@ fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result
         let rows: Vec<usize> = (0..exp.len()).filter(|&i| exp[i] == m.id).collect();
         let yt: Vec<usize> = rows.iter().map(|&i| idx(&label[i])).collect();
         let yp: Vec<usize> = rows.iter().map(|&i| idx(&pred[i])).collect();
+        let actors: Vec<i32> = rows.iter().map(|&i| actor[i].unwrap_or(0) as i32).collect();
         let confusion = metrics::confusion(&yt, &yp, labels.len());
         let s = metrics::scores(&confusion);
         let mut by_actor: BTreeMap<i32, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
-        for (k, &i) in rows.iter().enumerate() {
-            let e = by_actor.entry(actor[i].unwrap_or(0) as i32).or_default();
+        for (k, &a) in actors.iter().enumerate() {
+            let e = by_actor.entry(a).or_default();
             e.0.push(yt[k]);
             e.1.push(yp[k]);
         }
@@ -301,6 +606,9 @@ fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result
             })
             .collect();
         let per_actor_uar = spread(&per_actor.iter().map(|a| a.uar).collect::<Vec<_>>());
+        let independent = fedser_core::Protocol::parse(&m.protocol).is_some_and(|p| p.speaker_independent());
+        let uar_ci =
+            bootstrap_uar(&yt, &yp, independent.then_some(actors.as_slice()), labels.len(), &inputs.bootstrap, &m.id);
         let federated = m.strategy.map(|strategy| FederatedInfo {
             strategy,
             rounds: m.rounds,
@@ -311,12 +619,17 @@ fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result
             learning_curve: m.learning_curve,
             privacy: m.privacy,
         });
+        // The federate stage writes its pooled learning curve; the report's
+        // plots and tables read `curve`.
+        let curve = m.curve.or_else(|| federated.as_ref().and_then(FederatedInfo::curve));
         experiments.push(ExperimentResult {
             id: m.id,
             protocol: m.protocol,
             training: m.training,
             model: m.model,
+            feature_set: m.feature_set.unwrap_or_else(|| inputs.features.set.clone()),
             uar: s.uar,
+            uar_ci,
             accuracy: s.accuracy,
             macro_f1: s.macro_f1,
             labels: labels.clone(),
@@ -327,10 +640,76 @@ fn score(inputs: &ReportInputs<'_>, p: &Path, experiments_json: &Path) -> Result
             n_features: m.n_features,
             seconds: m.seconds,
             fold_seconds: m.fold_seconds,
+            fit_seconds: m.fit_seconds,
+            predict_seconds: m.predict_seconds,
+            curve,
             federated,
         });
     }
     Ok(experiments)
+}
+
+/// FNV-1a of a string: a stable per-experiment stream id.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Percentile bootstrap interval of the pooled UAR. `groups` (one id per
+/// prediction) makes it a cluster bootstrap over groups; `None` resamples
+/// predictions. `None` when there is nothing to resample.
+fn bootstrap_uar(
+    yt: &[usize],
+    yp: &[usize],
+    groups: Option<&[i32]>,
+    n_classes: usize,
+    b: &Bootstrap,
+    id: &str,
+) -> Option<Interval> {
+    if b.resamples == 0 || yt.is_empty() {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(b.seed);
+    rng.set_stream(fnv(id));
+    // Units: lists of prediction indices.
+    let units: Vec<Vec<usize>> = match groups {
+        Some(g) => {
+            let mut m: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            for (i, &a) in g.iter().enumerate() {
+                m.entry(a).or_default().push(i);
+            }
+            m.into_values().collect()
+        }
+        None => (0..yt.len()).map(|i| vec![i]).collect(),
+    };
+    let mut stats = Vec::with_capacity(b.resamples);
+    let mut conf = vec![vec![0u64; n_classes]; n_classes];
+    for _ in 0..b.resamples {
+        for row in &mut conf {
+            row.iter_mut().for_each(|c| *c = 0);
+        }
+        for _ in 0..units.len() {
+            for &i in &units[rng.gen_range(0..units.len())] {
+                if yt[i] < n_classes && yp[i] < n_classes {
+                    conf[yt[i]][yp[i]] += 1;
+                }
+            }
+        }
+        stats.push(metrics::scores(&conf).uar);
+    }
+    stats.sort_by(f64::total_cmp);
+    let alpha = (1.0 - b.level) / 2.0;
+    Some(Interval { low: quantile(&stats, alpha), high: quantile(&stats, 1.0 - alpha) })
+}
+
+/// Linear-interpolation quantile of sorted values (numpy's default).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 fn spread(v: &[f64]) -> Spread {
@@ -346,24 +725,69 @@ fn spread(v: &[f64]) -> Spread {
     Spread { min: s[0], median, max: s[n - 1], mean, std }
 }
 
-/// Writes results.json, report.md and the SVG plots (each atomically).
+/// Writes results.json and comparison.parquet, then renders report.md,
+/// report.html and the SVG figures from the JSON just written.
 ///
 /// # Errors
 /// [`ReportError`].
-pub fn write_outputs(results: &Results, out_dir: &Path) -> Result<(), ReportError> {
+pub fn write_outputs(results: &Results, title: &str, out_dir: &Path) -> Result<(), ReportError> {
+    let json_path = out_dir.join("results.json");
     let json = serde_json::to_vec_pretty(results)
-        .map_err(|e| ReportError::Json { path: out_dir.join("results.json"), message: e.to_string() })?;
-    fedser_cache::atomic_write(&out_dir.join("results.json"), &json)?;
-    for e in &results.experiments {
-        let svg = svg::confusion(&e.labels, &e.confusion, &format!("{} (row-normalised)", e.id));
-        fedser_cache::atomic_write(&out_dir.join(format!("confusion_{}.svg", e.id)), svg.as_bytes())?;
-        if e.per_actor.len() > 1 {
-            let svg = svg::per_actor(&e.per_actor, &format!("{}: UAR per actor", e.id));
-            fedser_cache::atomic_write(&out_dir.join(format!("per_actor_{}.svg", e.id)), svg.as_bytes())?;
+        .map_err(|e| ReportError::Json { path: json_path.clone(), message: e.to_string() })?;
+    fedser_cache::atomic_write(&json_path, &json)?;
+    write_comparison(&results.comparison, &out_dir.join("comparison.parquet"))?;
+    let reread: Results =
+        serde_json::from_slice(&json).map_err(|e| ReportError::Json { path: json_path, message: e.to_string() })?;
+    render(&reread, title, out_dir)
+}
+
+/// Renders report.md, report.html and the figures from a results.json file
+/// (for results written or extended by other tools).
+///
+/// # Errors
+/// [`ReportError`].
+pub fn render_results_file(results_json: &Path, title: &str, out_dir: &Path) -> Result<(), ReportError> {
+    let text = std::fs::read(results_json)
+        .map_err(|e| ReportError::Json { path: results_json.to_path_buf(), message: e.to_string() })?;
+    let r: Results = serde_json::from_slice(&text)
+        .map_err(|e| ReportError::Json { path: results_json.to_path_buf(), message: e.to_string() })?;
+    render(&r, title, out_dir)
+}
+
+fn render(r: &Results, title: &str, out_dir: &Path) -> Result<(), ReportError> {
+    let blocks = render::blocks(r, title)?;
+    for b in &blocks {
+        if let doc::Block::Figure { file, svg, .. } = b {
+            fedser_cache::atomic_write(&out_dir.join(file), svg.as_bytes())?;
         }
     }
-    let md = render::markdown(results);
-    fedser_cache::atomic_write(&out_dir.join("report.md"), md.as_bytes())?;
+    fedser_cache::atomic_write(&out_dir.join("report.md"), doc::markdown(&blocks).as_bytes())?;
+    fedser_cache::atomic_write(&out_dir.join("report.html"), doc::html(title, &blocks).as_bytes())?;
+    Ok(())
+}
+
+/// `comparison.parquet`: one row per experiment.
+fn write_comparison(rows: &[ComparisonRow], path: &Path) -> Result<(), ReportError> {
+    let f = |g: fn(&ComparisonRow) -> Option<f64>| Column::F64(rows.iter().map(|r| g(r).unwrap_or(f64::NAN)).collect());
+    let b = table::batch(
+        path,
+        vec![
+            ("feature_set".into(), Column::Str(rows.iter().map(|r| r.feature_set.clone()).collect())),
+            ("model".into(), Column::Str(rows.iter().map(|r| r.model.clone()).collect())),
+            ("library".into(), Column::Str(rows.iter().map(|r| r.library.clone()).collect())),
+            ("protocol".into(), Column::Str(rows.iter().map(|r| r.protocol.clone()).collect())),
+            ("training".into(), Column::Str(rows.iter().map(|r| r.training.clone()).collect())),
+            ("uar".into(), f(|r| Some(r.uar))),
+            ("uar_ci_low".into(), f(|r| r.uar_ci_low)),
+            ("uar_ci_high".into(), f(|r| r.uar_ci_high)),
+            ("accuracy".into(), f(|r| Some(r.accuracy))),
+            ("macro_f1".into(), f(|r| Some(r.macro_f1))),
+            ("fit_seconds".into(), f(|r| r.fit_seconds)),
+            ("predict_seconds".into(), f(|r| r.predict_seconds)),
+            ("folds".into(), Column::I32(rows.iter().map(|r| r.folds as i32).collect())),
+        ],
+    )?;
+    table::write_parquet(path, &b, &[("fedser.stage", "report".to_owned())])?;
     Ok(())
 }
 
@@ -377,5 +801,207 @@ mod tests {
         assert_eq!((s.min, s.median, s.max), (0.2, 0.4, 0.9));
         assert!((s.mean - 0.5).abs() < 1e-12);
         assert_eq!(spread(&[0.1, 0.3]).median, 0.2);
+    }
+
+    #[test]
+    fn quantile_interpolates_like_numpy() {
+        // numpy.quantile([1, 2, 3, 4], 0.25) == 1.75
+        assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.25) - 1.75).abs() < 1e-12);
+        assert_eq!(quantile(&[5.0], 0.9), 5.0);
+    }
+
+    /// 10 actors x 12 clips, 2 classes; actors 0..5 always right, 5..10
+    /// always wrong: UAR 0.5, and clips of an actor are perfectly correlated.
+    fn clustered() -> (Vec<usize>, Vec<usize>, Vec<i32>) {
+        let (mut yt, mut yp, mut g) = (Vec::new(), Vec::new(), Vec::new());
+        for a in 0..10 {
+            for i in 0..12 {
+                let t = i % 2;
+                yt.push(t);
+                yp.push(if a < 5 { t } else { 1 - t });
+                g.push(a);
+            }
+        }
+        (yt, yp, g)
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_cluster_aware() {
+        let (yt, yp, g) = clustered();
+        let b = Bootstrap { resamples: 400, level: 0.95, seed: 7 };
+        let clip = bootstrap_uar(&yt, &yp, None, 2, &b, "x").unwrap();
+        let actor = bootstrap_uar(&yt, &yp, Some(&g), 2, &b, "x").unwrap();
+        assert!(clip.low < 0.5 && clip.high > 0.5, "{clip:?}");
+        // Resampling 10 actors instead of 120 clips: a much wider interval.
+        assert!(actor.high - actor.low > 2.0 * (clip.high - clip.low), "{actor:?} vs {clip:?}");
+        assert_eq!(bootstrap_uar(&yt, &yp, Some(&g), 2, &b, "x"), Some(actor));
+        // Another seed or another experiment id draws other resamples.
+        let other = |seed, id| bootstrap_uar(&yt, &yp, None, 2, &Bootstrap { resamples: 5, seed, ..b }, id);
+        let draws: Vec<_> = [(7, "x"), (8, "x"), (7, "y")].iter().map(|&(s, id)| other(s, id)).collect();
+        assert!(draws[0] != draws[1] && draws[0] != draws[2], "{draws:?}");
+        assert_eq!(bootstrap_uar(&yt, &yp, None, 2, &Bootstrap { resamples: 0, ..b }, "x"), None);
+    }
+
+    fn experiment(id: &str, protocol: &str, training: &str, model: &str, uar: f64) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "protocol": protocol, "training": training,
+            "model": {"name": model, "library": "x", "params": {}},
+            "feature_set": "compare16", "uar": uar, "uar_ci": {"low": uar - 0.05, "high": uar + 0.05},
+            "accuracy": uar, "macro_f1": uar, "labels": ["ANG", "SAD"],
+            "confusion": [[8, 2], [3, 7]],
+            "per_actor": [{"actor": 1001, "sex": "Male", "n": 10, "uar": 0.6},
+                          {"actor": 1002, "sex": "Female", "n": 10, "uar": 0.8}],
+            "per_actor_uar": {"min": 0.6, "median": 0.7, "max": 0.8, "mean": 0.7, "std": 0.1},
+            "folds": 2, "n_features": 10, "seconds": 1.0, "fold_seconds": [0.5, 0.5],
+            "fit_seconds": 0.8, "predict_seconds": 0.1
+        })
+    }
+
+    fn synthetic(federated: bool, privacy: bool) -> serde_json::Value {
+        let mut ex = vec![
+            experiment("centralized-logistic-loso", "loso", "centralized", "logistic", 0.62),
+            experiment("centralized-svm-loso", "loso", "centralized", "svm", 0.58),
+        ];
+        if federated {
+            let mut f = experiment("federated-fedavg-loso", "loso", "federated", "logistic", 0.55);
+            f["curve"] = serde_json::json!({"rounds": [0, 1, 2, 3], "test_uar": [0.17, 0.4, 0.5, 0.55]});
+            f["federated"] = serde_json::json!({"strategy": "fedavg", "rounds": 3, "clients": [1, 1],
+                "skipped_rounds": 1, "rejected_updates": 4, "rounds_table": "rounds/federated-fedavg-loso.parquet",
+                "learning_curve": []});
+            ex.push(f);
+        }
+        let pr = if privacy {
+            serde_json::json!([
+                {"id": "dp-1", "protocol": "loso", "mechanism": "dp-fedavg", "epsilon": 1.0,
+                 "emotion_uar": 0.31, "attack_uar": 0.52, "attack_chance": 0.5},
+                {"id": "dp-8", "protocol": "loso", "mechanism": "dp-fedavg", "epsilon": 8.0,
+                 "emotion_uar": 0.49, "attack_uar": 0.61},
+                {"id": "nodp", "protocol": "loso", "mechanism": "fedavg", "epsilon": null,
+                 "emotion_uar": 0.55, "attack_uar": 0.83}
+            ])
+        } else {
+            serde_json::json!([])
+        };
+        serde_json::json!({
+            "schema_version": 2, "fedser_version": "0.1.0", "pipeline": "p.toml",
+            "corpus": {"name": "synthetic", "clips": 20, "actors": 2, "rejected": 0, "audio_hours": 0.01,
+                       "by_emotion": {"ANG": 10, "SAD": 10}, "by_sex": {"Female": 10, "Male": 10}, "rejects": []},
+            "features": {"set": "compare16", "count": 10, "reference_count": 6373},
+            "experiments": ex,
+            "comparison": [],
+            "privacy": pr
+        })
+    }
+
+    fn render_synthetic(v: &serde_json::Value) -> (String, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.json");
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        render_results_file(&p, "T", dir.path()).unwrap();
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        (md, html, dir)
+    }
+
+    fn section<'a>(md: &'a str, heading: &str) -> &'a str {
+        let start = md.find(heading).unwrap_or_else(|| panic!("no section {heading}"));
+        let rest = &md[start + heading.len()..];
+        &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn federated_and_privacy_sections_render_from_results_json() {
+        let (md, html, dir) = render_synthetic(&synthetic(true, true));
+        let curves = section(&md, "## Learning curves (federated)");
+        assert!(curves.contains("curve_loso.svg") && curves.contains("federated-fedavg-loso"), "{curves}");
+        // final UAR 55.0, best 55.0, centralized (first of the protocol) 62.0
+        assert!(curves.contains("| federated-fedavg-loso | 3 | 55.0 | 55.0 | 62.0 |"), "{curves}");
+        let svg = std::fs::read_to_string(dir.path().join("curve_loso.svg")).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("centralized-logistic-loso"), "centralized line labelled");
+        let privacy = section(&md, "## Privacy–utility");
+        assert!(
+            privacy.contains("| nodp | loso | fedavg | – | ∞ (no DP) | – | 55.0 | 83.0 | – | – | – | – |"),
+            "{privacy}"
+        );
+        assert!(privacy.find("dp-1").unwrap() < privacy.find("dp-8").unwrap(), "sorted by epsilon");
+        assert!(dir.path().join("privacy_loso.svg").exists());
+        let conf = section(&md, "## Confusion matrices");
+        assert!(conf.contains("confusion_federated-fedavg-loso.svg"), "{conf}");
+        // Against the centralized run of the same protocol and model family (logistic, 62.0): Δ = 55 - 62.
+        let fvc = section(&md, "## Federated versus centralized");
+        assert!(
+            fvc.contains(
+                "| loso | 62.0 | federated-fedavg-loso | fedavg | 3 | **55.0** | -7.0 | 55.0 | 55.0 | 1 | 4 |"
+            ),
+            "{fvc}"
+        );
+        // The HTML is self-contained: figures inline, nothing fetched.
+        assert_eq!(html.matches("<figure>").count(), md.matches("![").count());
+        assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("<link"), "self-contained");
+    }
+
+    #[test]
+    fn federated_privacy_summary_becomes_a_privacy_point() {
+        let mut e: ExperimentResult =
+            serde_json::from_value(experiment("federated-fedavg-sd", "sd", "federated", "logistic", 0.4)).unwrap();
+        assert_eq!(PrivacyResult::from_experiment(&e), None, "not federated");
+        let info = |privacy: serde_json::Value| FederatedInfo {
+            strategy: "fedavg".into(),
+            rounds: 3,
+            clients: vec![4],
+            skipped_rounds: 0,
+            rejected_updates: 0,
+            rounds_table: String::new(),
+            learning_curve: Vec::new(),
+            privacy: Some(privacy),
+        };
+        e.federated = Some(info(serde_json::json!({
+            "params": {}, "secagg": null,
+            "dp": {"epsilon": 7.49, "delta": 1e-3, "noise_multiplier": 3.0, "rounds": 3},
+            "attack": {"chance": 0.5, "pooled_uar": 0.61, "mean_round_uar": 0.57},
+            "fit_seconds_per_round": 0.2, "dp_seconds_per_round": 0.01, "secagg_seconds_per_round": 0.0
+        })));
+        let p = PrivacyResult::from_experiment(&e).unwrap();
+        assert_eq!(p.mechanism, "dp-fedavg");
+        assert_eq!((p.epsilon, p.delta, p.noise_multiplier), (Some(7.49), Some(1e-3), Some(3.0)));
+        assert_eq!((p.attack_uar, p.attack_round_uar, p.attack_chance), (Some(0.61), Some(0.57), Some(0.5)));
+        assert!((p.emotion_uar - 0.4).abs() < 1e-12 && p.seconds_per_round == Some(0.2));
+        // SecAgg without DP: no epsilon, and the attack has nothing to observe.
+        e.federated = Some(info(serde_json::json!({
+            "params": {}, "dp": null, "secagg": {"bits": 16},
+            "attack": {"chance": 0.5, "pooled_uar": null, "mean_round_uar": null},
+            "fit_seconds_per_round": 0.2, "dp_seconds_per_round": 0.0, "secagg_seconds_per_round": 8.7
+        })));
+        let p = PrivacyResult::from_experiment(&e).unwrap();
+        assert_eq!((p.mechanism.as_str(), p.epsilon, p.attack_uar), ("secagg", None, None));
+        assert_eq!(p.secagg_seconds_per_round, Some(8.7));
+    }
+
+    #[test]
+    fn federate_learning_curve_becomes_the_report_curve() {
+        let info: FederatedInfo = serde_json::from_value(serde_json::json!({
+            "strategy": "fedavg", "rounds": 2, "clients": [3], "skipped_rounds": 0, "rejected_updates": 0,
+            "rounds_table": "rounds/x.parquet",
+            "learning_curve": [
+                {"round": 0, "uar": 0.2, "accuracy": 0.2, "train_loss": null, "accepted": 0, "skipped_folds": 0},
+                {"round": 1, "uar": null, "accuracy": 0.3, "train_loss": 1.0, "accepted": 3, "skipped_folds": 1},
+                {"round": 2, "uar": 0.45, "accuracy": 0.5, "train_loss": 0.8, "accepted": 3, "skipped_folds": 0}
+            ]
+        }))
+        .unwrap();
+        // The point without a UAR is left out rather than drawn as 0.
+        assert_eq!(info.curve(), Some(Curve { rounds: vec![0, 2], test_uar: vec![0.2, 0.45] }));
+        assert_eq!(FederatedInfo { learning_curve: Vec::new(), ..info }.curve(), None);
+    }
+
+    #[test]
+    fn sections_without_data_say_so() {
+        let (md, _, _) = render_synthetic(&synthetic(false, false));
+        assert!(section(&md, "## Learning curves (federated)").contains("No data"), "{md}");
+        assert!(section(&md, "## Privacy–utility").contains("No data"), "{md}");
+        assert!(section(&md, "### federated").contains("No data"), "{md}");
+        assert!(section(&md, "## Federated versus centralized").contains("No data"), "{md}");
+        assert!(section(&md, "## Classifier and feature-set comparison").contains("No comparison"), "{md}");
+        assert!(section(&md, "## Provenance").contains("Stage timings: no data"), "{md}");
     }
 }

@@ -11,10 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if mode.as_deref() == Some("cremad") {
         p.actors = 91;
-        p.sentences = fedser_synth::SENTENCES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        p.sentences = fedser_synth::SENTENCES.iter().map(|s| s.to_string()).collect();
         p.inventory = fedser_synth::Inventory::Cremad;
         p.missing = 20;
     }

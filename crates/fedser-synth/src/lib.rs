@@ -155,10 +155,7 @@ impl Default for SynthParams {
         Self {
             seed: 7,
             actors: 12,
-            sentences: ["DFA", "IEO", "IOM", "ITH", "TAI", "WSI"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            sentences: ["DFA", "IEO", "IOM", "ITH", "TAI", "WSI"].iter().map(|s| s.to_string()).collect(),
             emotions: EMOTIONS.iter().map(|s| s.to_string()).collect(),
             levels: vec!["XX".to_string()],
             inventory: Inventory::Grid,
@@ -171,21 +168,15 @@ impl Default for SynthParams {
 fn check_codes(key: &str, values: &[String], allowed: &[&str]) -> Result<(), SynthError> {
     let list = allowed.join(", ");
     if values.is_empty() {
-        return Err(SynthError::Invalid(format!(
-            "synth.{key} is empty: must list at least one of {list}"
-        )));
+        return Err(SynthError::Invalid(format!("synth.{key} is empty: must list at least one of {list}")));
     }
     let mut seen = HashSet::new();
     for v in values {
         if !allowed.contains(&v.as_str()) {
-            return Err(SynthError::Invalid(format!(
-                "synth.{key} contains `{v}`: must be one of {list}"
-            )));
+            return Err(SynthError::Invalid(format!("synth.{key} contains `{v}`: must be one of {list}")));
         }
         if !seen.insert(v.as_str()) {
-            return Err(SynthError::Invalid(format!(
-                "synth.{key} lists `{v}` twice: each code may appear once"
-            )));
+            return Err(SynthError::Invalid(format!("synth.{key} lists `{v}` twice: each code may appear once")));
         }
     }
     Ok(())
@@ -195,10 +186,7 @@ impl SynthParams {
     /// Checks every parameter; the error message names the key and the allowed values.
     pub fn validate(&self) -> Result<(), SynthError> {
         if !(2..=999).contains(&self.actors) {
-            return Err(SynthError::Invalid(format!(
-                "synth.actors = {}: must be in 2..=999",
-                self.actors
-            )));
+            return Err(SynthError::Invalid(format!("synth.actors = {}: must be in 2..=999", self.actors)));
         }
         check_codes("sentences", &self.sentences, &SENTENCES)?;
         check_codes("emotions", &self.emotions, &EMOTIONS)?;
@@ -250,28 +238,15 @@ fn full_inventory(p: &SynthParams) -> Vec<ClipId> {
                     Inventory::Grid => {
                         for l in &p.levels {
                             if let Some(level) = LEVELS.iter().find(|x| **x == l.as_str()) {
-                                v.push(ClipId {
-                                    actor,
-                                    sentence: si,
-                                    emotion: ei,
-                                    level,
-                                });
+                                v.push(ClipId { actor, sentence: si, emotion: ei, level });
                             }
                         }
                     }
                     Inventory::Cremad => {
-                        let levels: &[&'static str] = if s == "IEO" && e != "NEU" {
-                            &["LO", "MD", "HI"]
-                        } else {
-                            &["XX"]
-                        };
+                        let levels: &[&'static str] =
+                            if s == "IEO" && e != "NEU" { &["LO", "MD", "HI"] } else { &["XX"] };
                         for level in levels {
-                            v.push(ClipId {
-                                actor,
-                                sentence: si,
-                                emotion: ei,
-                                level,
-                            });
+                            v.push(ClipId { actor, sentence: si, emotion: ei, level });
                         }
                     }
                 }
@@ -282,10 +257,7 @@ fn full_inventory(p: &SynthParams) -> Vec<ClipId> {
 }
 
 fn clip_name(p: &SynthParams, c: &ClipId) -> String {
-    format!(
-        "{}_{}_{}_{}.wav",
-        c.actor, p.sentences[c.sentence], p.emotions[c.emotion], c.level
-    )
+    format!("{}_{}_{}_{}.wav", c.actor, p.sentences[c.sentence], p.emotions[c.emotion], c.level)
 }
 
 /// The clips to write, after dropping `missing`, sorted by file name.
@@ -298,12 +270,8 @@ fn clips(p: &SynthParams) -> Vec<(String, ClipId)> {
     for &i in idx.iter().take(p.missing as usize) {
         keep[i] = false;
     }
-    let mut out: Vec<(String, ClipId)> = full
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(c, _)| (clip_name(p, c), *c))
-        .collect();
+    let mut out: Vec<(String, ClipId)> =
+        full.iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| (clip_name(p, c), *c)).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -316,10 +284,7 @@ pub fn inventory(params: &SynthParams) -> Vec<String> {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
-    move |source| SynthError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| SynthError::Io { path: path.to_path_buf(), source }
 }
 
 /// Writes the corpus into `out` atomically and returns a summary.
@@ -332,12 +297,7 @@ pub fn generate(params: &SynthParams, out: &Path) -> Result<SynthSummary, SynthE
     params.validate()?;
     let name = out
         .file_name()
-        .ok_or_else(|| {
-            SynthError::Invalid(format!(
-                "output directory `{}` has no final component",
-                out.display()
-            ))
-        })?
+        .ok_or_else(|| SynthError::Invalid(format!("output directory `{}` has no final component", out.display())))?
         .to_string_lossy()
         .into_owned();
     let parent = match out.parent() {
@@ -368,10 +328,7 @@ pub fn generate(params: &SynthParams, out: &Path) -> Result<SynthSummary, SynthE
             // put the previous corpus back
             let _ = fs::rename(&old, out);
             let _ = fs::remove_dir_all(&tmp);
-            return Err(SynthError::Io {
-                path: out.to_path_buf(),
-                source,
-            });
+            return Err(SynthError::Io { path: out.to_path_buf(), source });
         }
         fs::remove_dir_all(&old).map_err(io_err(&old))?;
     } else {
@@ -383,22 +340,13 @@ pub fn generate(params: &SynthParams, out: &Path) -> Result<SynthSummary, SynthE
 fn write_corpus(params: &SynthParams, dir: &Path) -> Result<SynthSummary, SynthError> {
     let audio = dir.join("AudioWAV");
     fs::create_dir_all(&audio).map_err(io_err(&audio))?;
-    let actors = model::actors(
-        params.seed,
-        params.actors,
-        params.female_fraction,
-        &params.emotions,
-    );
+    let actors = model::actors(params.seed, params.actors, params.female_fraction, &params.emotions);
     write_demographics(&actors, &dir.join("VideoDemographics.csv"))?;
 
     let templates: Vec<Vec<phones::TemplatePhone>> = params
         .sentences
         .iter()
-        .map(|s| {
-            phones::parse(s).ok_or_else(|| {
-                SynthError::Invalid(format!("synth.sentences: no template for `{s}`"))
-            })
-        })
+        .map(|s| phones::parse(s).ok_or_else(|| SynthError::Invalid(format!("synth.sentences: no template for `{s}`"))))
         .collect::<Result<_, _>>()?;
     let list = clips(params);
     let spec = hound::WavSpec {
@@ -426,12 +374,7 @@ fn write_corpus(params: &SynthParams, dir: &Path) -> Result<SynthSummary, SynthE
     })
 }
 
-fn synth_clip(
-    params: &SynthParams,
-    actor: &model::Actor,
-    tpl: &[phones::TemplatePhone],
-    c: &ClipId,
-) -> render::Clip {
+fn synth_clip(params: &SynthParams, actor: &model::Actor, tpl: &[phones::TemplatePhone], c: &ClipId) -> render::Clip {
     let sentence = params.sentences[c.sentence].as_str();
     let emotion = params.emotions[c.emotion].as_str();
     let mut rng = ChaCha8Rng::seed_from_u64(model::hash_parts(
@@ -443,13 +386,9 @@ fn synth_clip(
 }
 
 fn write_wav(path: &Path, spec: hound::WavSpec, samples: &[i16]) -> Result<(), SynthError> {
-    let wav_err = |source| SynthError::Wav {
-        path: path.to_path_buf(),
-        source,
-    };
+    let wav_err = |source| SynthError::Wav { path: path.to_path_buf(), source };
     let file = fs::File::create(path).map_err(io_err(path))?;
-    let mut w =
-        hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec).map_err(wav_err)?;
+    let mut w = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec).map_err(wav_err)?;
     {
         let mut w16 = w.get_i16_writer(samples.len() as u32);
         for &s in samples {
@@ -469,11 +408,7 @@ fn write_demographics(actors: &[model::Actor], path: &Path) -> Result<(), SynthE
             a.age,
             if a.female { "Female" } else { "Male" },
             a.race,
-            if a.hispanic {
-                "Hispanic"
-            } else {
-                "Not Hispanic"
-            }
+            if a.hispanic { "Hispanic" } else { "Not Hispanic" }
         ));
     }
     let mut f = fs::File::create(path).map_err(io_err(path))?;

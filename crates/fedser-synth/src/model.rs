@@ -45,28 +45,18 @@ pub const LEVELS: [&str; 4] = ["LO", "MD", "HI", "XX"];
 pub(crate) fn emotion_effect(code: &str) -> [f64; DIMS] {
     match code {
         //         f0   range  loud  tilt  rate  breath jit   shim  form   creak final
-        "ANG" => [
-            3.0, 0.35, 6.0, 1.0, 0.10, -0.35, 0.15, 0.10, 0.06, 0.00, -2.0,
-        ],
-        "HAP" => [
-            3.5, 0.40, 3.0, 0.5, 0.08, -0.05, 0.00, 0.00, 0.04, 0.00, 2.5,
-        ],
+        "ANG" => [3.0, 0.35, 6.0, 1.0, 0.10, -0.35, 0.15, 0.10, 0.06, 0.00, -2.0],
+        "HAP" => [3.5, 0.40, 3.0, 0.5, 0.08, -0.05, 0.00, 0.00, 0.04, 0.00, 2.5],
         "FEA" => [4.5, 0.05, 1.5, 0.1, 0.15, 0.40, 0.55, 0.35, 0.02, 0.00, 3.0],
-        "SAD" => [
-            -1.5, -0.45, -5.0, -0.9, -0.18, 0.50, 0.15, 0.10, -0.03, 0.02, -0.5,
-        ],
-        "DIS" => [
-            -1.0, 0.15, -1.0, -0.3, -0.15, 0.15, 0.50, 0.45, -0.02, 0.06, -1.0,
-        ],
+        "SAD" => [-1.5, -0.45, -5.0, -0.9, -0.18, 0.50, 0.15, 0.10, -0.03, 0.02, -0.5],
+        "DIS" => [-1.0, 0.15, -1.0, -0.3, -0.15, 0.15, 0.50, 0.45, -0.02, 0.06, -1.0],
         _ => [0.0; DIMS],
     }
 }
 
 /// Natural scale of each dimension: floor for the random deviations (so that even a
 /// dimension an emotion does not move varies between actors and clips).
-const SCALE: [f64; DIMS] = [
-    0.7, 0.10, 1.2, 0.25, 0.05, 0.15, 0.12, 0.12, 0.015, 0.01, 0.8,
-];
+const SCALE: [f64; DIMS] = [0.7, 0.10, 1.2, 0.25, 0.05, 0.15, 0.12, 0.12, 0.015, 0.01, 0.8];
 
 /// Multiplier of the emotion's deviation from neutral for an intensity level.
 pub(crate) fn level_gain(code: &str) -> f64 {
@@ -162,9 +152,7 @@ fn make_actor(seed: u64, id: u32, female: bool, emotions: &[String]) -> Actor {
     let ids = id.to_string();
     let mut r = ChaCha8Rng::seed_from_u64(hash_parts(seed, &["actor", &ids]));
     // Ages skewed young like CREMA-D (20..74, mean ~36).
-    let extra: f64 = Exp::new(1.0 / 16.0)
-        .map(|e| e.sample(&mut r))
-        .unwrap_or(16.0);
+    let extra: f64 = Exp::new(1.0 / 16.0).map(|e| e.sample(&mut r)).unwrap_or(16.0);
     let age = (20.0 + extra).min(74.0) as u32;
     let u: f64 = r.gen();
     let race = if u < 0.67 {
@@ -285,8 +273,7 @@ fn expression(seed: u64, ids: &str, emotions: &[String]) -> Vec<[f64; DIMS]> {
                 if er.gen::<f64>() < P_MUTE {
                     w *= 0.15;
                 }
-                let off =
-                    (OFF_EFF * eff[d].abs() + OFF_SCALE * OFF_DIM[d] * SCALE[d]) * gauss(&mut er);
+                let off = (OFF_EFF * eff[d].abs() + OFF_SCALE * OFF_DIM[d] * SCALE[d]) * gauss(&mut er);
                 out[d] = gain * w * eff[d] + off;
             }
             out

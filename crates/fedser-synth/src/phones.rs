@@ -51,15 +51,7 @@ const fn v(f1: f64, f2: f64, f3: f64, dur: f64) -> Phone {
 }
 
 const fn dip(a: [f64; 3], b: [f64; 3], dur: f64) -> Phone {
-    Phone {
-        kind: Kind::Vowel,
-        f_start: a,
-        f_end: b,
-        dur_ms: dur,
-        voice: 1.0,
-        noise: (0.0, 1.0, 0.0),
-        voiced: true,
-    }
+    Phone { kind: Kind::Vowel, f_start: a, f_end: b, dur_ms: dur, voice: 1.0, noise: (0.0, 1.0, 0.0), voiced: true }
 }
 
 const fn approx(f1: f64, f2: f64, f3: f64) -> Phone {
@@ -171,9 +163,7 @@ pub(crate) fn phone(sym: &str) -> Option<Phone> {
 }
 
 /// The CREMA-D sentence codes, in CREMA-D's documented order.
-pub const SENTENCES: [&str; 12] = [
-    "IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI",
-];
+pub const SENTENCES: [&str; 12] = ["IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI"];
 
 /// Phonetic template of a sentence: words separated by `|`, phones by spaces; a trailing
 /// `1` marks the vowel carrying a pitch accent (primary stress of a content word).
@@ -227,11 +217,7 @@ pub(crate) fn parse(code: &str) -> Option<Vec<TemplatePhone>> {
                 Some(b) => (b, true),
                 None => (sym, false),
             };
-            out.push(TemplatePhone {
-                phone: phone(base)?,
-                accent,
-                word: w,
-            });
+            out.push(TemplatePhone { phone: phone(base)?, accent, word: w });
         }
     }
     Some(out)

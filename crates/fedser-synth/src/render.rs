@@ -162,12 +162,7 @@ pub(crate) struct Clip {
 }
 
 /// Renders one clip for `actor` speaking the template `tpl` with deviation `dev`.
-pub(crate) fn render<R: Rng>(
-    actor: &Actor,
-    tpl: &[TemplatePhone],
-    dev: &[f64; DIMS],
-    rng: &mut R,
-) -> Clip {
+pub(crate) fn render<R: Rng>(actor: &Actor, tpl: &[TemplatePhone], dev: &[f64; DIMS], rng: &mut R) -> Clip {
     // ---------------------------------------------------------------- timing
     let rate = (actor.rate * dev[dim::RATE].exp()).clamp(0.65, 1.8);
     let pause_p = (0.10 * (-3.0 * dev[dim::RATE]).exp()).clamp(0.0, 0.5);
@@ -177,23 +172,13 @@ pub(crate) fn render<R: Rng>(
     for (i, tp) in tpl.iter().enumerate() {
         if i > 0 && tpl[i - 1].word != tp.word && rng.gen::<f64>() < pause_p {
             let d = rng.gen_range(0.07..0.20) / rate;
-            segs.push(Seg {
-                start: t,
-                dur: d,
-                phone: None,
-                accent: false,
-                next_f: tp.phone.f_start,
-            });
+            segs.push(Seg { start: t, dur: d, phone: None, accent: false, next_f: tp.phone.f_start });
             t += d;
         }
         let ph = tp.phone;
         let is_vowel = ph.kind == Kind::Vowel;
         let mut d = ph.dur_ms / 1000.0 * TEMPO;
-        d *= if is_vowel {
-            1.0 / rate
-        } else {
-            rate.powf(-0.5)
-        };
+        d *= if is_vowel { 1.0 / rate } else { rate.powf(-0.5) };
         if is_vowel && tp.accent {
             d *= 1.3;
         }
@@ -203,13 +188,7 @@ pub(crate) fn render<R: Rng>(
         d *= (0.12 * gauss(rng)).exp();
         let d = d.max(0.025);
         let next_f = tpl.get(i + 1).map_or(ph.f_start, |n| n.phone.f_start);
-        segs.push(Seg {
-            start: t,
-            dur: d,
-            phone: Some(ph),
-            accent: tp.accent,
-            next_f,
-        });
+        segs.push(Seg { start: t, dur: d, phone: Some(ph), accent: tp.accent, next_f });
         t += d;
     }
     let speech = t;
@@ -238,12 +217,7 @@ pub(crate) fn render<R: Rng>(
         actor.vtl * actor.formant_idio[3],
     ];
     let bw_scale = if actor.female { 1.15 } else { 1.0 };
-    let base_bw = [
-        70.0 * bw_scale * (1.0 + 2.0 * breath),
-        100.0 * bw_scale,
-        140.0 * bw_scale,
-        220.0 * bw_scale,
-    ];
+    let base_bw = [70.0 * bw_scale * (1.0 + 2.0 * breath), 100.0 * bw_scale, 140.0 * bw_scale, 220.0 * bw_scale];
     let fric_scale = actor.vtl.powf(0.7);
 
     // ---------------------------------------------------------------- f0 contour (semitones)
@@ -279,16 +253,9 @@ pub(crate) fn render<R: Rng>(
     // ---------------------------------------------------------------- frame targets
     let mut ctrl = vec![Ctrl::default(); n_frames];
     let mut si = 0usize;
-    let mut last_fc = segs
-        .iter()
-        .filter_map(|s| s.phone)
-        .find(|p| p.noise.2 > 0.0)
-        .map_or(4000.0, |p| p.noise.0);
+    let mut last_fc = segs.iter().filter_map(|s| s.phone).find(|p| p.noise.2 > 0.0).map_or(4000.0, |p| p.noise.0);
     let mut last_fq = 1.5;
-    let first_f = segs
-        .iter()
-        .find_map(|s| s.phone.map(|p| p.f_start))
-        .unwrap_or([500.0, 1500.0, 2500.0]);
+    let first_f = segs.iter().find_map(|s| s.phone.map(|p| p.f_start)).unwrap_or([500.0, 1500.0, 2500.0]);
     let mut hold_f = first_f;
     let mut wander = 0.0;
     let (mut vowel_st, mut vowel_n) = (0.0, 0.0);
@@ -309,11 +276,7 @@ pub(crate) fn render<R: Rng>(
         }
         // semitones for now; centred on the vowel mean and converted to Hz below
         c.f0 = st;
-        c.creak = if ts > speech - 0.25 {
-            creak + 2.0 * actor.creak
-        } else {
-            creak
-        };
+        c.creak = if ts > speech - 0.25 { creak + 2.0 * actor.creak } else { creak };
         c.fc = last_fc;
         c.fq = last_fq;
         c.bw = base_bw;
@@ -388,11 +351,7 @@ pub(crate) fn render<R: Rng>(
     }
 
     // the actor's (emotion-shifted) f0 is the mean over vowels
-    let mean_st = if vowel_n > 0.0 {
-        vowel_st / vowel_n
-    } else {
-        0.0
-    };
+    let mean_st = if vowel_n > 0.0 { vowel_st / vowel_n } else { 0.0 };
     for c in ctrl.iter_mut() {
         c.f0 = (base_f0 * ((c.f0 - mean_st) / 12.0).exp2()).clamp(50.0, 550.0);
     }
@@ -441,11 +400,7 @@ pub(crate) fn render<R: Rng>(
         }
         bp.set(c.fc * fric_scale, c.fq);
         let inv = 1.0 / FRAME as f64;
-        let (dav, dah, daf) = (
-            (n.av - c.av) * inv,
-            (n.ah - c.ah) * inv,
-            (n.af - c.af) * inv,
-        );
+        let (dav, dah, daf) = ((n.av - c.av) * inv, (n.ah - c.ah) * inv, (n.af - c.af) * inv);
         let (mut av, mut ah, mut afr) = (c.av, c.ah, c.af);
         for o in chunk.iter_mut() {
             tcyc += 1.0;
@@ -499,11 +454,8 @@ pub(crate) fn render<R: Rng>(
     let rms_db = (-23.0 + 0.45 * loud).clamp(-31.0, -16.0);
     let a0 = ((lead * FS) as usize).min(out.len());
     let a1 = (((lead + speech) * FS) as usize).clamp(a0, out.len());
-    let speech_rms = if a1 > a0 {
-        (out[a0..a1].iter().map(|v| v * v).sum::<f64>() / (a1 - a0) as f64).sqrt()
-    } else {
-        0.0
-    };
+    let speech_rms =
+        if a1 > a0 { (out[a0..a1].iter().map(|v| v * v).sum::<f64>() / (a1 - a0) as f64).sqrt() } else { 0.0 };
     let gain = if peak > 0.0 && speech_rms > 0.0 {
         let g = 10f64.powf(rms_db / 20.0) / speech_rms;
         let peak_db = 20.0 * (g * peak).log10();
@@ -539,13 +491,9 @@ mod tests {
     fn source_balance() {
         let n = 16_000;
         let mut res = [Reson::default(); 5];
-        for (r, (f, b)) in res.iter_mut().zip([
-            (720.0, 80.0),
-            (1150.0, 100.0),
-            (2450.0, 140.0),
-            (3300.0, 220.0),
-            (4500.0, 300.0),
-        ]) {
+        for (r, (f, b)) in
+            res.iter_mut().zip([(720.0, 80.0), (1150.0, 100.0), (2450.0, 140.0), (3300.0, 220.0), (4500.0, 300.0)])
+        {
             r.set(f, b);
         }
         let mut res2 = res;

@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::Path;
 
-use fedser_synth::{
-    generate, inventory, Inventory, SynthError, SynthParams, EMOTIONS, LEVELS, SENTENCES,
-};
+use fedser_synth::{generate, inventory, Inventory, SynthError, SynthParams, EMOTIONS, LEVELS, SENTENCES};
 
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -39,10 +37,7 @@ fn read_dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f64>) {
     let r = hound::WavReader::open(path).unwrap();
     let spec = r.spec();
-    let x = r
-        .into_samples::<i16>()
-        .map(|s| f64::from(s.unwrap()) / 32768.0)
-        .collect();
+    let x = r.into_samples::<i16>().map(|s| f64::from(s.unwrap()) / 32768.0).collect();
     (spec, x)
 }
 
@@ -52,14 +47,8 @@ fn deterministic_across_thread_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
-    let pool1 = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
-    let pool2 = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let sa = pool1.install(|| generate(&p, &a)).unwrap();
     let sb = pool2.install(|| generate(&p, &b)).unwrap();
     assert_eq!(sa.clips, sb.clips);
@@ -74,10 +63,7 @@ fn deterministic_across_thread_counts() {
     let c = tmp.path().join("c");
     generate(&SynthParams { seed: 8, ..p }, &c).unwrap();
     let fc = read_dir_bytes(&c);
-    assert_ne!(
-        fa["AudioWAV/1001_IEO_ANG_XX.wav"],
-        fc["AudioWAV/1001_IEO_ANG_XX.wav"]
-    );
+    assert_ne!(fa["AudioWAV/1001_IEO_ANG_XX.wav"], fc["AudioWAV/1001_IEO_ANG_XX.wav"]);
 }
 
 #[test]
@@ -142,20 +128,8 @@ fn layout_names_wav_spec_and_csv() {
         let age: u32 = f[1].parse().unwrap();
         assert!((18..=80).contains(&age), "{l}");
         assert!([r#""Male""#, r#""Female""#].contains(&f[2]), "{l}");
-        assert!(
-            [
-                r#""African American""#,
-                r#""Asian""#,
-                r#""Caucasian""#,
-                r#""Unknown""#
-            ]
-            .contains(&f[3]),
-            "{l}"
-        );
-        assert!(
-            [r#""Hispanic""#, r#""Not Hispanic""#].contains(&f[4]),
-            "{l}"
-        );
+        assert!([r#""African American""#, r#""Asian""#, r#""Caucasian""#, r#""Unknown""#].contains(&f[3]), "{l}");
+        assert!([r#""Hispanic""#, r#""Not Hispanic""#].contains(&f[4]), "{l}");
     }
     // no temp or backup directories left beside the output
     let left: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
@@ -164,12 +138,8 @@ fn layout_names_wav_spec_and_csv() {
 
 #[test]
 fn replaces_existing_output_atomically() {
-    let p = SynthParams {
-        actors: 2,
-        sentences: strings(&["IEO"]),
-        emotions: strings(&["NEU"]),
-        ..SynthParams::default()
-    };
+    let p =
+        SynthParams { actors: 2, sentences: strings(&["IEO"]), emotions: strings(&["NEU"]), ..SynthParams::default() };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("corpus");
     fs::create_dir_all(out.join("AudioWAV")).unwrap();
@@ -180,10 +150,7 @@ fn replaces_existing_output_atomically() {
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
 
     // invalid params: nothing touched, error names the key
-    let bad = SynthParams {
-        actors: 0,
-        ..p.clone()
-    };
+    let bad = SynthParams { actors: 0, ..p.clone() };
     let e = generate(&bad, &out).unwrap_err();
     assert!(matches!(e, SynthError::Invalid(_)));
     assert!(out.join("AudioWAV/1001_IEO_NEU_XX.wav").exists());
@@ -209,10 +176,7 @@ fn cremad_inventory() {
     p.validate().unwrap();
     let inv = inventory(&p);
     assert_eq!(inv.len(), 7_442);
-    let full = inventory(&SynthParams {
-        missing: 0,
-        ..p.clone()
-    });
+    let full = inventory(&SynthParams { missing: 0, ..p.clone() });
     assert_eq!(full.len(), 7_462);
     let mut per_actor: HashMap<&str, usize> = HashMap::new();
     for n in &full {
@@ -223,18 +187,13 @@ fn cremad_inventory() {
     let a = |suffix: &str| full.iter().filter(|n| n.ends_with(suffix)).count();
     assert_eq!(a("_XX.wav"), 91 * (66 + 1));
     assert_eq!(a("_HI.wav"), 91 * 5);
-    assert!(full
-        .iter()
-        .all(|n| n.ends_with("_XX.wav") || n.contains("_IEO_")));
+    assert!(full.iter().all(|n| n.ends_with("_XX.wav") || n.contains("_IEO_")));
     assert!(full.contains(&"1001_IEO_NEU_XX.wav".to_string()));
     assert!(!full.contains(&"1001_IEO_NEU_HI.wav".to_string()));
     assert!(!full.contains(&"1001_IEO_ANG_XX.wav".to_string()));
     // dropped clips are a subset, chosen by the seed
     assert!(inv.iter().all(|n| full.contains(n)));
-    let other = inventory(&SynthParams {
-        seed: 99,
-        ..p.clone()
-    });
+    let other = inventory(&SynthParams { seed: 99, ..p.clone() });
     assert_eq!(other.len(), 7_442);
     assert_ne!(other, inv);
     assert_eq!(inventory(&p), inv, "deterministic");
@@ -247,96 +206,33 @@ fn validate_rejects_bad_params() {
         Err(SynthError::Invalid(m)) => m,
         other => panic!("expected Invalid, got {other:?}"),
     };
-    let m = msg(SynthParams {
-        actors: 0,
-        ..Default::default()
-    });
+    let m = msg(SynthParams { actors: 0, ..Default::default() });
     assert_eq!(m, "synth.actors = 0: must be in 2..=999");
-    assert!(msg(SynthParams {
-        actors: 1000,
-        ..Default::default()
-    })
-    .contains("synth.actors"));
-    SynthParams {
-        actors: 999,
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    SynthParams {
-        actors: 2,
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    let m = msg(SynthParams {
-        sentences: strings(&["IEO", "XYZ"]),
-        ..Default::default()
-    });
-    assert!(
-        m.contains("synth.sentences") && m.contains("XYZ") && m.contains("TSI"),
-        "{m}"
-    );
-    let m = msg(SynthParams {
-        sentences: strings(&["IEO", "IEO"]),
-        ..Default::default()
-    });
+    assert!(msg(SynthParams { actors: 1000, ..Default::default() }).contains("synth.actors"));
+    SynthParams { actors: 999, ..Default::default() }.validate().unwrap();
+    SynthParams { actors: 2, ..Default::default() }.validate().unwrap();
+    let m = msg(SynthParams { sentences: strings(&["IEO", "XYZ"]), ..Default::default() });
+    assert!(m.contains("synth.sentences") && m.contains("XYZ") && m.contains("TSI"), "{m}");
+    let m = msg(SynthParams { sentences: strings(&["IEO", "IEO"]), ..Default::default() });
     assert!(m.contains("synth.sentences") && m.contains("twice"), "{m}");
-    let m = msg(SynthParams {
-        sentences: vec![],
-        ..Default::default()
-    });
+    let m = msg(SynthParams { sentences: vec![], ..Default::default() });
     assert!(m.contains("synth.sentences"), "{m}");
-    let m = msg(SynthParams {
-        emotions: strings(&["ANG", "CALM"]),
-        ..Default::default()
-    });
-    assert!(
-        m.contains("synth.emotions") && m.contains("CALM") && m.contains("NEU"),
-        "{m}"
-    );
-    let m = msg(SynthParams {
-        emotions: strings(&["SAD", "SAD"]),
-        ..Default::default()
-    });
+    let m = msg(SynthParams { emotions: strings(&["ANG", "CALM"]), ..Default::default() });
+    assert!(m.contains("synth.emotions") && m.contains("CALM") && m.contains("NEU"), "{m}");
+    let m = msg(SynthParams { emotions: strings(&["SAD", "SAD"]), ..Default::default() });
     assert!(m.contains("synth.emotions"), "{m}");
-    let m = msg(SynthParams {
-        levels: strings(&["MAX"]),
-        ..Default::default()
-    });
-    assert!(
-        m.contains("synth.levels") && m.contains("LO, MD, HI, XX"),
-        "{m}"
-    );
+    let m = msg(SynthParams { levels: strings(&["MAX"]), ..Default::default() });
+    assert!(m.contains("synth.levels") && m.contains("LO, MD, HI, XX"), "{m}");
     for ff in [-0.1, 1.5, f64::NAN] {
-        let m = msg(SynthParams {
-            female_fraction: ff,
-            ..Default::default()
-        });
-        assert!(
-            m.contains("synth.female_fraction") && m.contains("[0, 1]"),
-            "{m}"
-        );
+        let m = msg(SynthParams { female_fraction: ff, ..Default::default() });
+        assert!(m.contains("synth.female_fraction") && m.contains("[0, 1]"), "{m}");
     }
     for ff in [0.0, 1.0] {
-        SynthParams {
-            female_fraction: ff,
-            ..Default::default()
-        }
-        .validate()
-        .unwrap();
+        SynthParams { female_fraction: ff, ..Default::default() }.validate().unwrap();
     }
-    let m = msg(SynthParams {
-        missing: 432,
-        ..Default::default()
-    });
+    let m = msg(SynthParams { missing: 432, ..Default::default() });
     assert!(m.contains("synth.missing") && m.contains("432"), "{m}");
-    SynthParams {
-        missing: 431,
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
+    SynthParams { missing: 431, ..Default::default() }.validate().unwrap();
 }
 
 #[test]
@@ -348,10 +244,7 @@ fn serde_defaults_and_unknown_keys() {
     let p = SynthParams::default();
     assert_eq!(p.seed, 7);
     assert_eq!(p.actors, 12);
-    assert_eq!(
-        p.sentences,
-        strings(&["DFA", "IEO", "IOM", "ITH", "TAI", "WSI"])
-    );
+    assert_eq!(p.sentences, strings(&["DFA", "IEO", "IOM", "ITH", "TAI", "WSI"]));
     assert_eq!(p.emotions, strings(&EMOTIONS));
     assert_eq!(p.levels, strings(&["XX"]));
     assert_eq!(p.inventory, Inventory::Grid);
@@ -363,14 +256,7 @@ fn serde_defaults_and_unknown_keys() {
     let de: MapDeserializer<'_, _, DeError> =
         MapDeserializer::new(vec![("actors", 5u32), ("missing", 3u32)].into_iter());
     let q = SynthParams::deserialize(de).unwrap();
-    assert_eq!(
-        q,
-        SynthParams {
-            actors: 5,
-            missing: 3,
-            ..SynthParams::default()
-        }
-    );
+    assert_eq!(q, SynthParams { actors: 5, missing: 3, ..SynthParams::default() });
     // unknown keys are rejected
     let de: MapDeserializer<'_, _, DeError> =
         MapDeserializer::new(vec![("actors", 5u32), ("speakers", 3u32)].into_iter());
@@ -388,10 +274,7 @@ fn f0_estimate(x: &[f64]) -> f64 {
     let n = 640;
     let hop = 160;
     let frames: Vec<&[f64]> = x.windows(n).step_by(hop).collect();
-    let energy: Vec<f64> = frames
-        .iter()
-        .map(|f| f.iter().map(|v| v * v).sum())
-        .collect();
+    let energy: Vec<f64> = frames.iter().map(|f| f.iter().map(|v| v * v).sum()).collect();
     let emax = energy.iter().cloned().fold(0.0, f64::max);
     let (lo, hi) = (16_000 / 400, 16_000 / 60);
     let mut f0s = Vec::new();
@@ -440,11 +323,7 @@ fn acoustic_sanity() {
             (f[0].to_string(), f[2] == "\"Female\"")
         })
         .collect();
-    assert_eq!(
-        female.values().filter(|f| **f).count(),
-        4,
-        "female_fraction 0.5"
-    );
+    assert_eq!(female.values().filter(|f| **f).count(), 4, "female_fraction 0.5");
 
     let mut durs = Vec::new();
     let (mut ang, mut sad) = (Vec::new(), Vec::new());
@@ -475,12 +354,7 @@ fn acoustic_sanity() {
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    assert!(
-        mean(&ang) > mean(&sad) + 3.0,
-        "ANG {:.1} dB vs SAD {:.1} dB",
-        mean(&ang),
-        mean(&sad)
-    );
+    assert!(mean(&ang) > mean(&sad) + 3.0, "ANG {:.1} dB vs SAD {:.1} dB", mean(&ang), mean(&sad));
     let avg = mean(&durs);
     assert!((2.0..=3.0).contains(&avg), "average duration {avg}");
     for d in &durs {

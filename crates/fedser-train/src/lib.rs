@@ -3,9 +3,21 @@
 //!
 //! Per fold: the training rows are standardised with statistics of the
 //! training rows only (a zero-variance column is centred and left unscaled),
-//! the model is fit with linfa, and the test rows are predicted. Folds run in
-//! parallel with rayon; every fold is independent, so results do not depend
-//! on the thread count.
+//! the model is fit, and the test rows are predicted. Every model of
+//! `[train.centralized] model` and `compare` is trained on the same folds.
+//! Folds run in parallel with rayon; every fold is independent, so results
+//! do not depend on the thread count.
+//!
+//! # Models
+//! | `model` | library | multi-class |
+//! | :-- | :-- | :-- |
+//! | `logistic` | fedser-train (softmax, L-BFGS, scikit-learn's objective) | multinomial |
+//! | `linfa_logistic` | linfa-logistic | multinomial |
+//! | `svm` | linfa-svm (C-SVM, RBF or linear) | one-vs-one voting |
+//! | `tree` | linfa-trees (CART) | native |
+//! | `gaussian_nb` | linfa-bayes | native |
+//! | `knn` | linfa-nn (exact linear search, k = 5) | majority vote |
+//! | `mlp` | reserved for fedser-federated | |
 //!
 //! # Output schema
 //! `predictions.parquet`: `experiment, protocol, fold (i32), file, actor
@@ -14,10 +26,12 @@
 //! n_features, n_train, seconds, fold_seconds`.
 #![warn(unreachable_pub)]
 
+mod classifiers;
 mod model;
 pub mod softmax;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use fedser_cache::table::{self, Column};
@@ -25,12 +39,13 @@ use fedser_core::{Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use classifiers::{Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, SvmKernel, SvmParams, TreeParams};
 pub use fedser_federated::data::{load_features, load_partition, FeatureMatrix, Fold};
 pub use fedser_federated::FederatedParams;
 pub use model::{CentralizedParams, LogisticParams, ModelKind};
 
 /// Recipe version of the train stage.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Errors of the train stage.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +152,10 @@ pub struct ExperimentMeta {
     pub seconds: f64,
     /// Per-fold fit+predict seconds.
     pub fold_seconds: Vec<f64>,
+    /// Fit seconds summed over folds (standardisation included).
+    pub fit_seconds: f64,
+    /// Predict seconds summed over folds.
+    pub predict_seconds: f64,
 }
 
 /// One test prediction.
@@ -149,8 +168,9 @@ struct Pred {
     pred: usize,
 }
 
-/// Trains every protocol of the partition and writes `predictions.parquet`
-/// and `experiments.json` into `out_dir`.
+/// Trains every model on every protocol of the partition and writes
+/// `predictions.parquet` and `experiments.json` into `out_dir`.
+/// `progress(done, total)` is called after each fold.
 ///
 /// # Errors
 /// [`TrainError`].
@@ -160,57 +180,71 @@ pub fn run(
     partition: &Path,
     out_dir: &Path,
     meta: &[(&str, String)],
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<ExperimentMeta>, TrainError> {
     let fm = load_features(features)?;
     let folds = load_partition(partition, &fm)?;
     let spec = &params.centralized;
-    let t_prep = Instant::now();
-    let trainer = model::Trainer::new(spec, &fm);
-    let prep_seconds = t_prep.elapsed().as_secs_f64();
-    tracing::info!("train: prepared {} x {} matrix in {prep_seconds:.2} s", fm.x.nrows(), fm.x.ncols());
+    let models = spec.models();
+    let total = folds.len() * models.len();
+    let done = AtomicUsize::new(0);
     let mut metas = Vec::new();
     let mut preds: Vec<Pred> = Vec::new();
     let mut protocols: Vec<Protocol> = folds.iter().map(|f| f.protocol).collect();
     protocols.dedup();
-    for protocol in protocols {
-        let id = format!("centralized-{}-{}", spec.model.name(), protocol.as_str());
-        let t0 = Instant::now();
-        let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
-        let results: Vec<Result<(Vec<usize>, f64), TrainError>> = these
-            .par_iter()
-            .map(|f| {
-                let t = Instant::now();
-                let p = trainer.fit_predict(&f.train, &f.test).map_err(|message| TrainError::Fit {
-                    experiment: id.clone(),
-                    fold: f.fold,
-                    message,
-                })?;
-                Ok((p, t.elapsed().as_secs_f64()))
-            })
-            .collect();
-        let mut fold_seconds = Vec::new();
-        let mut n_train = 0;
-        for (f, r) in these.iter().zip(results) {
-            let (p, secs) = r?;
-            fold_seconds.push(secs);
-            n_train += f.train.len();
-            for (&row, &pred) in f.test.iter().zip(&p) {
-                preds.push(Pred { experiment: id.clone(), protocol, fold: f.fold, row, pred });
+    for &kind in &models {
+        let t_prep = Instant::now();
+        let trainer = model::Trainer::new(spec, kind, &fm);
+        tracing::debug!("train {}: prepared in {:.2} s", kind.name(), t_prep.elapsed().as_secs_f64());
+        for &protocol in &protocols {
+            let id = format!("centralized-{}-{}", kind.name(), protocol.as_str());
+            let t0 = Instant::now();
+            let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
+            let results: Vec<Result<(Vec<usize>, model::FoldTimes, f64), TrainError>> = these
+                .par_iter()
+                .map(|f| {
+                    let t = Instant::now();
+                    let (p, times) = trainer.fit_predict(&f.train, &f.test).map_err(|message| TrainError::Fit {
+                        experiment: id.clone(),
+                        fold: f.fold,
+                        message,
+                    })?;
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    Ok((p, times, t.elapsed().as_secs_f64()))
+                })
+                .collect();
+            let mut fold_seconds = Vec::new();
+            let (mut fit_seconds, mut predict_seconds) = (0.0, 0.0);
+            let mut n_train = 0;
+            for (f, r) in these.iter().zip(results) {
+                let (p, times, secs) = r?;
+                fold_seconds.push(secs);
+                fit_seconds += times.fit;
+                predict_seconds += times.predict;
+                n_train += f.train.len();
+                for (&row, &pred) in f.test.iter().zip(&p) {
+                    preds.push(Pred { experiment: id.clone(), protocol, fold: f.fold, row, pred });
+                }
             }
+            let seconds = t0.elapsed().as_secs_f64();
+            tracing::info!(
+                "{id}: {} folds in {seconds:.2} s (fit {fit_seconds:.2} s, predict {predict_seconds:.2} s summed over folds)",
+                these.len()
+            );
+            metas.push(ExperimentMeta {
+                id,
+                protocol,
+                training: Training::Centralized,
+                model: spec.describe(kind),
+                folds: these.len(),
+                n_features: fm.names.len(),
+                n_train,
+                seconds,
+                fold_seconds,
+                fit_seconds,
+                predict_seconds,
+            });
         }
-        let seconds = t0.elapsed().as_secs_f64();
-        tracing::info!("{id}: {} folds in {seconds:.2} s", these.len());
-        metas.push(ExperimentMeta {
-            id,
-            protocol,
-            training: Training::Centralized,
-            model: spec.describe(),
-            folds: these.len(),
-            n_features: fm.names.len(),
-            n_train,
-            seconds,
-            fold_seconds,
-        });
     }
     let path = out_dir.join("predictions.parquet");
     let b = table::batch(

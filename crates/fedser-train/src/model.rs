@@ -1,14 +1,20 @@
-use linfa::prelude::*;
-use linfa_logistic::MultiLogisticRegression;
+use std::time::Instant;
+
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::classifiers::{self, Classifier, GaussianNbParams, KnnParams, SvmParams, TreeParams};
 use crate::softmax::{self, SoftmaxConfig};
 use crate::FeatureMatrix;
 use fedser_core::{check, ParamError};
 
 /// Which centralized model to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+///
+/// Adding a model: one variant here (with its [`ModelKind::name`] and
+/// [`ModelKind::library`]), one params table in [`CentralizedParams`] and one
+/// [`Classifier`] impl in `classifiers.rs`, wired in
+/// [`CentralizedParams::classifier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// fedser's multinomial logistic regression (f32 data, L-BFGS,
@@ -19,15 +25,59 @@ pub enum ModelKind {
     /// linfa-logistic's `MultiLogisticRegression` (f64, argmin L-BFGS): the
     /// reference implementation.
     LinfaLogistic,
+    /// C-SVM (linfa-svm), one-vs-one (see [`SvmParams`]).
+    Svm,
+    /// CART decision tree (linfa-trees, see [`TreeParams`]).
+    Tree,
+    /// Gaussian naive Bayes (linfa-bayes, see [`GaussianNbParams`]).
+    GaussianNb,
+    /// k nearest neighbours (linfa-nn, see [`KnnParams`]).
+    Knn,
+    /// Slot for the multilayer perceptron of `fedser-federated` (the model
+    /// federated training uses, trained centrally for comparison). Accepted
+    /// by the parser so the pipeline file's vocabulary is stable, rejected by
+    /// [`CentralizedParams::validate`] until that crate provides it: then
+    /// this variant maps to its `Classifier` impl.
+    Mlp,
 }
 
 impl ModelKind {
+    /// Every model, in table order.
+    pub const ALL: [ModelKind; 7] = [
+        ModelKind::Logistic,
+        ModelKind::LinfaLogistic,
+        ModelKind::Svm,
+        ModelKind::Tree,
+        ModelKind::GaussianNb,
+        ModelKind::Knn,
+        ModelKind::Mlp,
+    ];
+
     /// Name used in ids and results.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Logistic => "logistic",
             ModelKind::LinfaLogistic => "linfa_logistic",
+            ModelKind::Svm => "svm",
+            ModelKind::Tree => "tree",
+            ModelKind::GaussianNb => "gaussian_nb",
+            ModelKind::Knn => "knn",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+
+    /// The library that implements it.
+    #[must_use]
+    pub fn library(self) -> &'static str {
+        match self {
+            ModelKind::Logistic => "fedser-train",
+            ModelKind::LinfaLogistic => "linfa-logistic",
+            ModelKind::Svm => "linfa-svm",
+            ModelKind::Tree => "linfa-trees",
+            ModelKind::GaussianNb => "linfa-bayes",
+            ModelKind::Knn => "linfa-nn",
+            ModelKind::Mlp => "fedser-federated",
         }
     }
 }
@@ -60,28 +110,52 @@ impl Default for LogisticParams {
 ///
 /// | Name | Default | Purpose |
 /// | :-- | :-- | :-- |
-/// | `model` | `"logistic"` | which model: `logistic` |
+/// | `model` | `"logistic"` | the model: `logistic`, `linfa_logistic`, `svm`, `tree`, `gaussian_nb`, `knn` (`mlp`: reserved for fedser-federated) |
+/// | `compare` | `[]` | more models trained on the same folds (the classifier comparison) |
 /// | `standardize` | `true` | z-score features with training-fold statistics |
-/// | `logistic` | see [`LogisticParams`] | params of the logistic model |
+/// | `logistic` | see [`LogisticParams`] | params of `logistic` and `linfa_logistic` |
+/// | `svm` | see [`SvmParams`] | params of `svm` |
+/// | `tree` | see [`TreeParams`] | params of `tree` |
+/// | `gaussian_nb` | see [`GaussianNbParams`] | params of `gaussian_nb` |
+/// | `knn` | see [`KnnParams`] | params of `knn` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CentralizedParams {
     /// The model.
     pub model: ModelKind,
+    /// More models for the comparison.
+    pub compare: Vec<ModelKind>,
     /// Standardise features.
     pub standardize: bool,
     /// Logistic params.
     pub logistic: LogisticParams,
+    /// SVM params.
+    pub svm: SvmParams,
+    /// Tree params.
+    pub tree: TreeParams,
+    /// Gaussian naive Bayes params.
+    pub gaussian_nb: GaussianNbParams,
+    /// kNN params.
+    pub knn: KnnParams,
 }
 
 impl Default for CentralizedParams {
     fn default() -> Self {
-        Self { model: ModelKind::Logistic, standardize: true, logistic: LogisticParams::default() }
+        Self {
+            model: ModelKind::Logistic,
+            compare: Vec::new(),
+            standardize: true,
+            logistic: LogisticParams::default(),
+            svm: SvmParams::default(),
+            tree: TreeParams::default(),
+            gaussian_nb: GaussianNbParams::default(),
+            knn: KnnParams::default(),
+        }
     }
 }
 
 impl CentralizedParams {
-    /// Checks ranges.
+    /// Checks ranges and the model list.
     ///
     /// # Errors
     /// The first [`ParamError`].
@@ -98,24 +172,67 @@ impl CentralizedParams {
             "train.centralized.logistic.gradient_tolerance",
             || format!("{} is out of range: must be in (0, 1)", l.gradient_tolerance),
         )?;
+        self.svm.validate()?;
+        self.tree.validate()?;
+        self.gaussian_nb.validate()?;
+        self.knn.validate()?;
+        let mlp = || {
+            "`mlp` is the multilayer perceptron of fedser-federated, which this build does not include yet; \
+             use one of logistic, linfa_logistic, svm, tree, gaussian_nb, knn"
+                .to_owned()
+        };
+        check(self.model != ModelKind::Mlp, "train.centralized.model", mlp)?;
+        check(!self.compare.contains(&ModelKind::Mlp), "train.centralized.compare", mlp)?;
+        let models = self.models();
+        check(models.len() == self.compare.len() + 1, "train.centralized.compare", || {
+            format!("lists a model twice or repeats `model` (\"{}\"): each model is trained once", self.model.name())
+        })?;
         Ok(())
     }
 
-    /// `{name, params}` for results.json.
+    /// `model` followed by `compare`, without repeats.
     #[must_use]
-    pub fn describe(&self) -> serde_json::Value {
-        let l = &self.logistic;
-        let library = match self.model {
-            ModelKind::Logistic => "fedser-train",
-            ModelKind::LinfaLogistic => "linfa-logistic",
+    pub fn models(&self) -> Vec<ModelKind> {
+        let mut out = vec![self.model];
+        for m in &self.compare {
+            if !out.contains(m) {
+                out.push(*m);
+            }
+        }
+        out
+    }
+
+    /// `{name, library, params}` of `kind` for results.json: the params of
+    /// that model only, plus `standardize`.
+    #[must_use]
+    pub fn describe(&self, kind: ModelKind) -> serde_json::Value {
+        let mut params = match kind {
+            ModelKind::Logistic | ModelKind::LinfaLogistic => classifiers::to_json(&self.logistic),
+            ModelKind::Svm => classifiers::to_json(&self.svm),
+            ModelKind::Tree => classifiers::to_json(&self.tree),
+            ModelKind::GaussianNb => classifiers::to_json(&self.gaussian_nb),
+            ModelKind::Knn => classifiers::to_json(&self.knn),
+            ModelKind::Mlp => serde_json::Map::new(),
         };
-        serde_json::json!({
-            "name": self.model.name(),
-            "library": library,
-            "params": { "alpha": l.alpha, "max_iterations": l.max_iterations,
-                        "gradient_tolerance": l.gradient_tolerance,
-                        "standardize": self.standardize },
-        })
+        if kind == ModelKind::Svm {
+            params.insert("multiclass".into(), "one_vs_one".into());
+        }
+        params.insert("standardize".into(), self.standardize.into());
+        serde_json::json!({ "name": kind.name(), "library": kind.library(), "params": params })
+    }
+
+    /// The [`Classifier`] of a linfa-backed `kind` (`None` for fedser's own
+    /// `logistic`, which has its own fast path, and for `mlp`).
+    #[must_use]
+    pub fn classifier(&self, kind: ModelKind) -> Option<Box<dyn Classifier>> {
+        match kind {
+            ModelKind::Logistic | ModelKind::Mlp => None,
+            ModelKind::LinfaLogistic => Some(classifiers::linfa_logistic(&self.logistic)),
+            ModelKind::Svm => Some(classifiers::svm(&self.svm)),
+            ModelKind::Tree => Some(classifiers::tree(&self.tree)),
+            ModelKind::GaussianNb => Some(classifiers::gaussian_nb(&self.gaussian_nb)),
+            ModelKind::Knn => Some(classifiers::knn(&self.knn)),
+        }
     }
 }
 
@@ -143,9 +260,21 @@ fn prepare(fm: &FeatureMatrix, train: &[usize], test: &[usize], standardize: boo
     (xtr, xte)
 }
 
-/// Shared state of one training run: the matrix standardised once with
-/// global statistics (each fold then folds its own training-row statistics
-/// into the weights, see [`softmax`]).
+/// Timings of one fold, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct FoldTimes {
+    /// Fit (including the fold's standardisation).
+    pub(crate) fit: f64,
+    /// Predict.
+    pub(crate) predict: f64,
+}
+
+/// Shared state of one model's training run.
+///
+/// For fedser's `logistic`: the matrix standardised once with global
+/// statistics (each fold then folds its own training-row statistics into the
+/// weights, see [`softmax`]). For the linfa models: the fold's rows are
+/// copied to f64 and standardised with the training rows' statistics.
 ///
 /// Folds start cold on purpose: a warm start from any model that saw the
 /// held-out actor leaks that actor into a fit stopped at scikit-learn's
@@ -155,49 +284,59 @@ pub(crate) struct Trainer<'a> {
     spec: &'a CentralizedParams,
     fm: &'a FeatureMatrix,
     xg: Array2<f32>,
+    classifier: Option<Box<dyn Classifier>>,
 }
 
 impl<'a> Trainer<'a> {
-    pub(crate) fn new(spec: &'a CentralizedParams, fm: &'a FeatureMatrix) -> Self {
-        let xg = match spec.model {
-            ModelKind::LinfaLogistic => Array2::zeros((0, 0)),
-            ModelKind::Logistic => {
-                let all: Vec<usize> = (0..fm.x.nrows()).collect();
-                let (mean, scale) = col_stats(&fm.x, &all, spec.standardize);
-                Array2::from_shape_fn(fm.x.dim(), |(i, j)| (fm.x[[i, j]] - mean[j]) / scale[j])
-            }
+    pub(crate) fn new(spec: &'a CentralizedParams, kind: ModelKind, fm: &'a FeatureMatrix) -> Self {
+        let classifier = spec.classifier(kind);
+        let xg = if classifier.is_some() {
+            Array2::zeros((0, 0))
+        } else {
+            let all: Vec<usize> = (0..fm.x.nrows()).collect();
+            let (mean, scale) = col_stats(&fm.x, &all, spec.standardize);
+            Array2::from_shape_fn(fm.x.dim(), |(i, j)| (fm.x[[i, j]] - mean[j]) / scale[j])
         };
-        Self { spec, fm, xg }
+        Self { spec, fm, xg, classifier }
     }
 
     /// Fits on `train` rows and predicts `test` rows (label indices).
-    pub(crate) fn fit_predict(&self, train: &[usize], test: &[usize]) -> Result<Vec<usize>, String> {
-        match self.spec.model {
-            ModelKind::LinfaLogistic => fit_predict(self.spec, self.fm, train, test),
-            ModelKind::Logistic => {
-                if train.is_empty() {
-                    return Err("no training rows".into());
-                }
-                let (mean, scale) = col_stats(&self.xg, train, self.spec.standardize);
-                let m = softmax::fit(
-                    &self.xg,
-                    train,
-                    &self.fm.labels,
-                    self.fm.classes.len(),
-                    &mean,
-                    &scale,
-                    &self_cfg(self.spec),
-                    None,
-                );
-                tracing::debug!(
-                    "fold fit: {} iterations, {} evaluations, gradient {:.2e}",
-                    m.iterations,
-                    m.evaluations,
-                    m.gradient
-                );
-                Ok(m.predict_rows(&self.xg, test))
-            }
+    pub(crate) fn fit_predict(&self, train: &[usize], test: &[usize]) -> Result<(Vec<usize>, FoldTimes), String> {
+        if train.is_empty() {
+            return Err("no training rows".into());
         }
+        if let Some(c) = &self.classifier {
+            let t = Instant::now();
+            let (xtr, xte) = prepare(self.fm, train, test, self.spec.standardize);
+            let ytr: Vec<usize> = train.iter().map(|&r| self.fm.labels[r]).collect();
+            let fitted = c.fit(xtr.view(), &ytr, self.fm.classes.len())?;
+            let fit = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let p = fitted.predict(xte.view());
+            return Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }));
+        }
+        let t = Instant::now();
+        let (mean, scale) = col_stats(&self.xg, train, self.spec.standardize);
+        let m = softmax::fit(
+            &self.xg,
+            train,
+            &self.fm.labels,
+            self.fm.classes.len(),
+            &mean,
+            &scale,
+            &self_cfg(self.spec),
+            None,
+        );
+        let fit = t.elapsed().as_secs_f64();
+        tracing::debug!(
+            "fold fit: {} iterations, {} evaluations, gradient {:.2e}",
+            m.iterations,
+            m.evaluations,
+            m.gradient
+        );
+        let t = Instant::now();
+        let p = m.predict_rows(&self.xg, test);
+        Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }))
     }
 }
 
@@ -242,32 +381,37 @@ fn col_stats(x: &Array2<f32>, rows: &[usize], standardize: bool) -> (Vec<f32>, V
     (mean.iter().map(|&m| m as f32).collect(), scale)
 }
 
-/// Fits on `train` rows and predicts `test` rows (label indices).
-///
-/// # Errors
-/// The model's error message.
-pub(crate) fn fit_predict(
-    spec: &CentralizedParams,
-    fm: &FeatureMatrix,
-    train: &[usize],
-    test: &[usize],
-) -> Result<Vec<usize>, String> {
-    if train.is_empty() {
-        return Err("no training rows".into());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_list_is_validated() {
+        let mut p = CentralizedParams::default();
+        p.validate().unwrap();
+        p.compare = vec![ModelKind::Svm, ModelKind::Knn];
+        p.validate().unwrap();
+        assert_eq!(p.models(), vec![ModelKind::Logistic, ModelKind::Svm, ModelKind::Knn]);
+        p.compare = vec![ModelKind::Svm, ModelKind::Svm];
+        assert_eq!(p.validate().unwrap_err().key, "train.centralized.compare");
+        p.compare = vec![ModelKind::Logistic];
+        assert_eq!(p.validate().unwrap_err().key, "train.centralized.compare");
+        p.compare = vec![];
+        p.model = ModelKind::Mlp;
+        let e = p.validate().unwrap_err();
+        assert!(e.key == "train.centralized.model" && e.message.contains("fedser-federated"), "{e}");
     }
-    let (xtr, xte) = prepare(fm, train, test, spec.standardize);
-    let ytr: Array1<usize> = train.iter().map(|&r| fm.labels[r]).collect();
-    match spec.model {
-        ModelKind::Logistic | ModelKind::LinfaLogistic => {
-            let l = &spec.logistic;
-            let ds = Dataset::new(xtr, ytr);
-            let model = MultiLogisticRegression::default()
-                .alpha(l.alpha)
-                .max_iterations(l.max_iterations)
-                .gradient_tolerance(l.gradient_tolerance)
-                .fit(&ds)
-                .map_err(|e| e.to_string())?;
-            Ok(model.predict(&xte).to_vec())
+
+    #[test]
+    fn describe_names_library_and_own_params() {
+        let p = CentralizedParams::default();
+        let d = p.describe(ModelKind::Knn);
+        assert_eq!(d["library"], "linfa-nn");
+        assert_eq!(d["params"]["k"], 5);
+        assert!(d["params"].get("alpha").is_none());
+        assert_eq!(p.describe(ModelKind::Svm)["params"]["multiclass"], "one_vs_one");
+        for k in ModelKind::ALL {
+            assert_eq!(p.classifier(k).is_none(), matches!(k, ModelKind::Logistic | ModelKind::Mlp), "{k:?}");
         }
     }
 }
