@@ -48,18 +48,26 @@ pub const MAX_GROUP_MEANS: usize = 6;
 pub const MAX_LISTED_COLUMNS: usize = 24;
 
 /// Stage/table names and their files: (name, stage folder, file).
-pub const TABLES: [(&str, &str, &str); 7] = [
+pub const TABLES: [(&str, &str, &str); 10] = [
     ("ingest", "ingest", "manifest.parquet"),
     ("manifest", "ingest", "manifest.parquet"),
     ("rejects", "ingest", "rejects.parquet"),
     ("features", "features", "features.parquet"),
+    ("egemaps", "features", "egemaps02.parquet"),
     ("partition", "partition", "partition.parquet"),
     ("train", "train", "predictions.parquet"),
     ("predictions", "train", "predictions.parquet"),
+    ("federate", "federate", "predictions.parquet"),
+    ("comparison", "report", "comparison.parquet"),
 ];
 
-const VALID: &str =
-    "ingest (= manifest), rejects, features, partition, train (= predictions), or a path to a .parquet file";
+/// `rounds/<experiment>` names a federated experiment's per-round table
+/// (`cache/federate/rounds/<experiment>.parquet`; `<experiment>.privacy`
+/// for its privacy rounds).
+const ROUNDS_PREFIX: &str = "rounds/";
+
+const VALID: &str = "ingest (= manifest), rejects, features, egemaps, partition, train (= predictions), federate, \
+     comparison, rounds/<federated experiment>[.privacy], or a path to a .parquet file";
 
 /// Errors of `fedser inspect`; each names the table or file.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +180,17 @@ pub fn resolve(target: &str, cache: &Path) -> Result<PathBuf, InspectError> {
     if path.is_file() {
         return Ok(path);
     }
+    if let Some(exp) = target.strip_prefix(ROUNDS_PREFIX).filter(|e| !e.is_empty() && !e.contains('/')) {
+        let path = cache.join("federate").join("rounds").join(format!("{exp}.parquet"));
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(InspectError::Missing {
+            path,
+            what: format!("rounds table of {exp}"),
+            hint: " (a federated experiment id from results.json; run `fedser run --until federate` first)".to_owned(),
+        });
+    }
     let looks_like_path =
         target.ends_with(".parquet") || target.contains(std::path::MAIN_SEPARATOR) || target.contains('/');
     if looks_like_path || path.exists() {
@@ -232,7 +251,7 @@ pub fn inspect(opts: &Options) -> Result<String, InspectError> {
     }
 
     let mut out = String::new();
-    let name = if TABLES.iter().any(|(n, ..)| *n == opts.target) {
+    let name = if TABLES.iter().any(|(n, ..)| *n == opts.target) || opts.target.starts_with(ROUNDS_PREFIX) {
         format!("{} ({})", opts.target, path.display())
     } else {
         path.display().to_string()

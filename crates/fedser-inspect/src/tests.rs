@@ -34,6 +34,18 @@ fn resolves_names_and_reports_missing_ones() {
     assert!(e.starts_with("unknown table `nonsense`") && e.contains("features") && !e.contains('\n'), "{e}");
     let e = resolve("x/y.parquet", &cache).unwrap_err().to_string();
     assert!(e.starts_with("file `x/y.parquet` does not exist"), "{e}");
+    // The report's comparison table and a federated experiment's rounds.
+    std::fs::create_dir_all(cache.join("report")).unwrap();
+    std::fs::write(cache.join("report/comparison.parquet"), b"").unwrap();
+    assert_eq!(resolve("comparison", &cache).unwrap(), cache.join("report/comparison.parquet"));
+    std::fs::create_dir_all(cache.join("federate/rounds")).unwrap();
+    std::fs::write(cache.join("federate/rounds/federated-fedavg-loso.privacy.parquet"), b"").unwrap();
+    assert_eq!(
+        resolve("rounds/federated-fedavg-loso.privacy", &cache).unwrap(),
+        cache.join("federate/rounds/federated-fedavg-loso.privacy.parquet")
+    );
+    let e = resolve("rounds/nope", &cache).unwrap_err().to_string();
+    assert!(e.starts_with("rounds table of nope `") && e.contains("--until federate"), "{e}");
 }
 
 #[test]
