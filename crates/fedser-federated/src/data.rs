@@ -129,3 +129,77 @@ pub fn load_partition(path: &Path, fm: &FeatureMatrix) -> Result<Vec<Fold>, Trai
     out.sort_by_key(|f| (f.protocol, f.fold));
     Ok(out)
 }
+
+/// The fields every entry of a training stage's `experiments.json` has,
+/// centralized or federated (each stage flattens it into its own entry).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExperimentCore {
+    /// `centralized-logistic-loso`, `federated-fedavg-logistic-loso`.
+    pub id: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Training mode.
+    pub training: fedser_core::Training,
+    /// `{name, library, params}`.
+    pub model: serde_json::Value,
+    /// Number of folds.
+    pub folds: usize,
+    /// Feature columns used.
+    pub n_features: usize,
+    /// Training rows summed over folds.
+    pub n_train: usize,
+    /// Wall time of the experiment, seconds.
+    pub seconds: f64,
+    /// Per-fold seconds.
+    pub fold_seconds: Vec<f64>,
+}
+
+/// One test prediction of a training stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction {
+    /// Experiment id.
+    pub experiment: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Fold.
+    pub fold: i32,
+    /// Row of the feature matrix.
+    pub row: usize,
+    /// Predicted class index into `FeatureMatrix::classes`.
+    pub pred: usize,
+}
+
+/// Writes a training stage's two outputs into `out_dir`:
+/// `predictions.parquet` (`experiment, protocol, fold, file, actor, label,
+/// pred`, the schema the report reads) and `experiments.json`.
+///
+/// # Errors
+/// [`TrainError`] when either file cannot be written.
+pub fn write_predictions<M: serde::Serialize>(
+    out_dir: &Path,
+    fm: &FeatureMatrix,
+    preds: &[Prediction],
+    metas: &[M],
+    meta: &[(&str, String)],
+) -> Result<(), TrainError> {
+    use fedser_cache::table::Column;
+    let path = out_dir.join("predictions.parquet");
+    let b = table::batch(
+        &path,
+        vec![
+            ("experiment".into(), Column::Str(preds.iter().map(|p| p.experiment.clone()).collect())),
+            ("protocol".into(), Column::Str(preds.iter().map(|p| p.protocol.as_str().to_owned()).collect())),
+            ("fold".into(), Column::I32(preds.iter().map(|p| p.fold).collect())),
+            ("file".into(), Column::Str(preds.iter().map(|p| fm.files[p.row].clone()).collect())),
+            ("actor".into(), Column::I32(preds.iter().map(|p| fm.actors[p.row]).collect())),
+            ("label".into(), Column::Str(preds.iter().map(|p| fm.classes[fm.labels[p.row]].clone()).collect())),
+            ("pred".into(), Column::Str(preds.iter().map(|p| fm.classes[p.pred].clone()).collect())),
+        ],
+    )?;
+    table::write_parquet(&path, &b, meta)?;
+    let json_path = out_dir.join("experiments.json");
+    let json = serde_json::to_vec_pretty(metas)
+        .map_err(|e| TrainError::Json { path: json_path.clone(), message: e.to_string() })?;
+    fedser_cache::atomic_write(&json_path, &json)?;
+    Ok(())
+}

@@ -10,7 +10,7 @@ use fedser_core::{metrics, Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{load_features, load_partition, Fold};
+use crate::data::{load_features, load_partition, write_predictions, ExperimentCore, Fold, Prediction};
 use crate::hooks::Hooks;
 use crate::model::Shape;
 use crate::params::FederatedParams;
@@ -42,24 +42,9 @@ pub struct CurvePoint {
 /// `fedser-train`'s entries plus the federated ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FedExperimentMeta {
-    /// `federated-fedavg-logistic-loso`.
-    pub id: String,
-    /// Protocol.
-    pub protocol: Protocol,
-    /// Always federated.
-    pub training: Training,
-    /// `{name, library, params}`.
-    pub model: serde_json::Value,
-    /// Folds.
-    pub folds: usize,
-    /// Features.
-    pub n_features: usize,
-    /// Training rows summed over folds.
-    pub n_train: usize,
-    /// Wall time, seconds.
-    pub seconds: f64,
-    /// Per-fold seconds.
-    pub fold_seconds: Vec<f64>,
+    /// Id, protocol, model, folds and timings (as in the train stage's entries).
+    #[serde(flatten)]
+    pub core: ExperimentCore,
     /// Strategy name.
     pub strategy: String,
     /// Rounds run.
@@ -160,7 +145,7 @@ pub fn run_private(
     }
     fedser_cache::atomic_write(&rounds_dir.join(".keep"), b"")?;
     let mut metas = Vec::new();
-    let mut preds: Vec<(String, Protocol, i32, usize, usize)> = Vec::new();
+    let mut preds: Vec<Prediction> = Vec::new();
     let base_params = params;
     for (protocol, (suffix, pp)) in
         protocols.iter().flat_map(|p| crate::privacy::settings(privacy).into_iter().map(move |s| (*p, s)))
@@ -241,7 +226,7 @@ pub fn run_private(
             clients.push(n_clients);
             n_train += f.train.len();
             for (&row, &p) in f.test.iter().zip(&out.test_pred) {
-                preds.push((id.clone(), protocol, f.fold, row, p));
+                preds.push(Prediction { experiment: id.clone(), protocol, fold: f.fold, row, pred: p });
             }
             histories.push((f.fold, out.history));
         }
@@ -265,15 +250,17 @@ pub fn run_private(
             curve.last().map_or(f64::NAN, |c| c.uar)
         );
         metas.push(FedExperimentMeta {
-            id,
-            protocol,
-            training: Training::Federated,
-            model: params.describe(),
-            folds: these.len(),
-            n_features: fm.names.len(),
-            n_train,
-            seconds,
-            fold_seconds,
+            core: ExperimentCore {
+                id,
+                protocol,
+                training: Training::Federated,
+                model: params.describe(),
+                folds: these.len(),
+                n_features: fm.names.len(),
+                n_train,
+                seconds,
+                fold_seconds,
+            },
             strategy: name.to_owned(),
             rounds: params.rounds,
             clients,
@@ -284,24 +271,7 @@ pub fn run_private(
             privacy: privacy_summary,
         });
     }
-    let path = out_dir.join("predictions.parquet");
-    let b = table::batch(
-        &path,
-        vec![
-            ("experiment".into(), Column::Str(preds.iter().map(|p| p.0.clone()).collect())),
-            ("protocol".into(), Column::Str(preds.iter().map(|p| p.1.as_str().to_owned()).collect())),
-            ("fold".into(), Column::I32(preds.iter().map(|p| p.2).collect())),
-            ("file".into(), Column::Str(preds.iter().map(|p| fm.files[p.3].clone()).collect())),
-            ("actor".into(), Column::I32(preds.iter().map(|p| fm.actors[p.3]).collect())),
-            ("label".into(), Column::Str(preds.iter().map(|p| fm.classes[fm.labels[p.3]].clone()).collect())),
-            ("pred".into(), Column::Str(preds.iter().map(|p| fm.classes[p.4].clone()).collect())),
-        ],
-    )?;
-    table::write_parquet(&path, &b, meta)?;
-    let json_path = out_dir.join("experiments.json");
-    let json = serde_json::to_vec_pretty(&metas)
-        .map_err(|e| FedError::Json { path: json_path.clone(), message: e.to_string() })?;
-    fedser_cache::atomic_write(&json_path, &json)?;
+    write_predictions(out_dir, &fm, &preds, &metas, meta)?;
     Ok(metas)
 }
 

@@ -224,7 +224,7 @@ pub(crate) fn execute(
             )
             .map_err(|e| err(Box::new(e)))?;
             for m in metas {
-                info.insert(format!("seconds.{}", m.id), format!("{:.2}", m.seconds));
+                info.insert(format!("seconds.{}", m.core.id), format!("{:.2}", m.core.seconds));
             }
             vec![dir.join("predictions.parquet"), dir.join("experiments.json")]
         }
@@ -245,19 +245,19 @@ pub(crate) fn execute(
             )
             .map_err(|e| err(Box::new(e)))?;
             for m in metas {
-                info.insert(format!("seconds.{}", m.id), format!("{:.2}", m.seconds));
+                info.insert(format!("seconds.{}", m.core.id), format!("{:.2}", m.core.seconds));
                 if let Some(c) = m.learning_curve.last() {
-                    info.insert(format!("uar.{}", m.id), format!("{:.4}", c.uar));
+                    info.insert(format!("uar.{}", m.core.id), format!("{:.4}", c.uar));
                 }
                 if let Some(e) = m.privacy.as_ref().and_then(|p| p.dp.as_ref()).and_then(|d| d.epsilon) {
-                    info.insert(format!("epsilon.{}", m.id), format!("{e:.4}"));
+                    info.insert(format!("epsilon.{}", m.core.id), format!("{e:.4}"));
                 }
                 if let Some(a) = m.privacy.as_ref().and_then(|p| p.attack.as_ref()).and_then(|a| a.pooled_uar) {
-                    info.insert(format!("attack_uar.{}", m.id), format!("{a:.4}"));
+                    info.insert(format!("attack_uar.{}", m.core.id), format!("{a:.4}"));
                 }
                 if m.skipped_rounds > 0 || m.rejected_updates > 0 {
                     info.insert(
-                        format!("faults.{}", m.id),
+                        format!("faults.{}", m.core.id),
                         format!("{} rounds skipped, {} updates rejected", m.skipped_rounds, m.rejected_updates),
                     );
                 }

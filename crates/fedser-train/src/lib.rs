@@ -34,13 +34,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use fedser_cache::table::{self, Column};
 use fedser_core::{Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use classifiers::{Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, SvmKernel, SvmParams, TreeParams};
 pub use fedser_federated::data::{load_features, load_partition, FeatureMatrix, Fold};
+use fedser_federated::data::{write_predictions, ExperimentCore, Prediction};
 pub use fedser_federated::FederatedParams;
 pub use model::{CentralizedParams, LogisticParams, ModelKind};
 
@@ -134,38 +134,13 @@ impl TrainParams {
 /// One experiment's metadata in `experiments.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentMeta {
-    /// `centralized-logistic-loso`.
-    pub id: String,
-    /// Protocol.
-    pub protocol: Protocol,
-    /// Training mode.
-    pub training: Training,
-    /// Model name and params.
-    pub model: serde_json::Value,
-    /// Number of folds.
-    pub folds: usize,
-    /// Feature columns used.
-    pub n_features: usize,
-    /// Training rows summed over folds.
-    pub n_train: usize,
-    /// Wall time of the experiment, seconds.
-    pub seconds: f64,
-    /// Per-fold fit+predict seconds.
-    pub fold_seconds: Vec<f64>,
+    /// Id, protocol, model, folds and timings (shared with the federate stage).
+    #[serde(flatten)]
+    pub core: ExperimentCore,
     /// Fit seconds summed over folds (standardisation included).
     pub fit_seconds: f64,
     /// Predict seconds summed over folds.
     pub predict_seconds: f64,
-}
-
-/// One test prediction.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Pred {
-    experiment: String,
-    protocol: Protocol,
-    fold: i32,
-    row: usize,
-    pred: usize,
 }
 
 /// Trains every model on every protocol of the partition and writes
@@ -189,7 +164,7 @@ pub fn run(
     let total = folds.len() * models.len();
     let done = AtomicUsize::new(0);
     let mut metas = Vec::new();
-    let mut preds: Vec<Pred> = Vec::new();
+    let mut preds: Vec<Prediction> = Vec::new();
     let mut protocols: Vec<Protocol> = folds.iter().map(|f| f.protocol).collect();
     protocols.dedup();
     for &kind in &models {
@@ -223,7 +198,7 @@ pub fn run(
                 predict_seconds += times.predict;
                 n_train += f.train.len();
                 for (&row, &pred) in f.test.iter().zip(&p) {
-                    preds.push(Pred { experiment: id.clone(), protocol, fold: f.fold, row, pred });
+                    preds.push(Prediction { experiment: id.clone(), protocol, fold: f.fold, row, pred });
                 }
             }
             let seconds = t0.elapsed().as_secs_f64();
@@ -232,37 +207,22 @@ pub fn run(
                 these.len()
             );
             metas.push(ExperimentMeta {
-                id,
-                protocol,
-                training: Training::Centralized,
-                model: spec.describe(kind),
-                folds: these.len(),
-                n_features: fm.names.len(),
-                n_train,
-                seconds,
-                fold_seconds,
+                core: ExperimentCore {
+                    id,
+                    protocol,
+                    training: Training::Centralized,
+                    model: spec.describe(kind),
+                    folds: these.len(),
+                    n_features: fm.names.len(),
+                    n_train,
+                    seconds,
+                    fold_seconds,
+                },
                 fit_seconds,
                 predict_seconds,
             });
         }
     }
-    let path = out_dir.join("predictions.parquet");
-    let b = table::batch(
-        &path,
-        vec![
-            ("experiment".into(), Column::Str(preds.iter().map(|p| p.experiment.clone()).collect())),
-            ("protocol".into(), Column::Str(preds.iter().map(|p| p.protocol.as_str().to_owned()).collect())),
-            ("fold".into(), Column::I32(preds.iter().map(|p| p.fold).collect())),
-            ("file".into(), Column::Str(preds.iter().map(|p| fm.files[p.row].clone()).collect())),
-            ("actor".into(), Column::I32(preds.iter().map(|p| fm.actors[p.row]).collect())),
-            ("label".into(), Column::Str(preds.iter().map(|p| fm.classes[fm.labels[p.row]].clone()).collect())),
-            ("pred".into(), Column::Str(preds.iter().map(|p| fm.classes[p.pred].clone()).collect())),
-        ],
-    )?;
-    table::write_parquet(&path, &b, meta)?;
-    let json_path = out_dir.join("experiments.json");
-    let json = serde_json::to_vec_pretty(&metas)
-        .map_err(|e| TrainError::Json { path: json_path.clone(), message: e.to_string() })?;
-    fedser_cache::atomic_write(&json_path, &json)?;
+    write_predictions(out_dir, &fm, &preds, &metas, meta)?;
     Ok(metas)
 }
