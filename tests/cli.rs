@@ -105,6 +105,14 @@ fn numbers(mut v: serde_json::Value) -> serde_json::Value {
             o.remove("predict_seconds");
         }
     }
+    for e in v.get_mut("experiments").and_then(|e| e.as_array_mut()).into_iter().flatten() {
+        if let Some(p) = e.pointer_mut("/federated/privacy").and_then(|p| p.as_object_mut()) {
+            p.retain(|k, _| !k.ends_with("_seconds_per_round"));
+        }
+    }
+    for p in v.get_mut("privacy").and_then(|e| e.as_array_mut()).into_iter().flatten() {
+        p.as_object_mut().unwrap().retain(|k, _| !k.ends_with("seconds_per_round"));
+    }
     if let Some(o) = v.as_object_mut() {
         o.remove("provenance");
     }
@@ -499,6 +507,52 @@ fn federated_privacy_records_epsilon_and_reruns_on_privacy_change() {
     assert!(sec.contains("| dp-fedavg | 1 |") && sec.contains("privacy_"), "{sec}");
     let status = s.ok(&["status", "--set", "privacy.dp.noise_multiplier=2.0"]);
     assert!(status.contains("federate   stale"), "{status}");
+}
+
+#[test]
+fn private_paths_give_the_same_results_on_one_and_two_threads() {
+    // Adaptive clipping with server noise and the attack; then distributed
+    // noise under secure aggregation with client dropouts to recover.
+    let adaptive = format!(
+        "{TINY_FED}\n[privacy]\nsweep = [1.0]\n[privacy.dp]\nclip = 0.5\nnoise_multiplier = 1.0\nadaptive = true\ndelta = 1e-3\n[privacy.attack]\nfolds = 2\n"
+    );
+    let secagg = format!(
+        "{}\n[privacy.dp]\nclip = 0.5\nnoise_multiplier = 1.0\nplacement = \"distributed\"\n[privacy.secagg]\nthreshold = 0.6\n[privacy.attack]\nfolds = 2\n",
+        TINY_FED.replace("corrupt = 0.2", "dropout = 0.3")
+    );
+    for (name, pipeline) in [("adaptive", adaptive), ("secagg", secagg)] {
+        let a = Study::new(&pipeline);
+        a.ok(&["-j", "1", "run"]);
+        let b = Study::new(&pipeline);
+        b.ok(&["-j", "2", "run"]);
+        let (ra, rb) = (a.results(), b.results());
+        let pts = ra["privacy"].as_array().unwrap();
+        assert!(!pts.is_empty(), "{name}: no privacy points");
+        if name == "adaptive" {
+            // sweep = [1.0]: a no-DP baseline and z = 1 (3 clients are too
+            // few for the attack's cross-validation: configured, not run)
+            assert_eq!(pts.len(), 4, "{name}: 2 settings x 2 protocols");
+            assert!(pts.iter().any(|p| p["mechanism"] == "none") && pts.iter().any(|p| p["mechanism"] == "dp-fedavg"));
+            assert!(pts.iter().all(|p| p["attack_chance"] == 0.5), "{pts:?}");
+            let clip = ra["experiments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e.pointer("/federated/privacy/dp"))
+                .filter(|d| !d.is_null())
+                .map(|d| (d["adaptive"].as_bool(), d["final_clip"].as_f64().unwrap()))
+                .collect::<Vec<_>>();
+            assert!(
+                clip.len() == 2 && clip.iter().all(|(a, c)| *a == Some(true) && *c != 0.5),
+                "the clip adapted: {clip:?}"
+            );
+        } else {
+            assert!(pts.iter().all(|p| p["mechanism"] == "dp-fedavg + secagg" && p["attack_uar"].is_null()), "{pts:?}");
+            let md = std::fs::read_to_string(a.path("cache/report/report.md")).unwrap();
+            assert!(md.contains("n/a (SecAgg)"), "{md}");
+        }
+        assert_eq!(numbers(ra), numbers(rb), "{name}: -j 1 and -j 2 differ");
+    }
 }
 
 #[test]

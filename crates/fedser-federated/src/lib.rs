@@ -78,7 +78,7 @@ pub use stage::run;
 pub use strategy::{FitFailure, FitIns, FitRes, Strategy};
 
 /// Recipe version of the federate stage.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A client: the actor id.
 pub type ClientId = i32;

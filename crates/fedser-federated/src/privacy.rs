@@ -237,7 +237,10 @@ pub fn noise_of(
     if !dp.adaptive {
         return Ok((z_total, z_total, None));
     }
-    let sigma_b = dp.count_noise.unwrap_or(expected_clients as f64 / 20.0);
+    // Andrew et al. (2021) suggest σ_b = m/20; with few clients that can
+    // fall below z/2, where no update noise can meet the total z. The
+    // default is therefore at least z (update noise = z / √(3/4) there).
+    let sigma_b = dp.count_noise.unwrap_or_else(|| (expected_clients as f64 / 20.0).max(z_total));
     let ac =
         AdaptiveClip::new(dp.clip, dp.target_quantile, dp.clip_learning_rate, sigma_b).map_err(|e| priv_err(0, &e))?;
     let z_update = ac.update_noise_multiplier(z_total).map_err(|e| priv_err(0, &e))?;

@@ -8,7 +8,7 @@
 //! adaptive = true            # Andrew et al. 2021 quantile clipping
 //! target_quantile = 0.5
 //! clip_learning_rate = 0.2
-//! # count_noise = 4.55       # σ_b of the unclipped count; default: expected clients / 20
+//! # count_noise = 4.55       # σ_b of the unclipped count; default: max(expected clients / 20, z)
 //! placement = "server"       # or "distributed" (σ/√n per client, with secure aggregation)
 //! weighting = "equal"        # or "bounded" with weight_cap = examples per client for weight 1
 //!
@@ -78,7 +78,7 @@ pub enum Weighting {
 /// | `adaptive` | false | track a norm quantile (Andrew et al. 2021) |
 /// | `target_quantile` | 0.5 | γ |
 /// | `clip_learning_rate` | 0.2 | η of the geometric update |
-/// | `count_noise` | clients/20 | σ_b of the unclipped count |
+/// | `count_noise` | max(clients/20, z) | σ_b of the unclipped count (must exceed z/2) |
 /// | `placement` | `server` | `server` or `distributed` |
 /// | `weighting` | `equal` | `equal` or `bounded` |
 /// | `weight_cap` | – | examples for weight 1 (needed by `bounded`) |
