@@ -10,7 +10,9 @@
 //!   one clip in memory per worker thread), with one extractor per worker
 //!   thread (FFT plans and scratch reused across clips).
 //! * `x RT per core` = audio seconds / (wall seconds x threads);
-//!   `x RT` = audio seconds / wall seconds.
+//!   `x RT` = audio seconds / wall seconds; `x RT per cpu` = audio seconds /
+//!   CPU seconds used (user + system, from `/proc/self/stat`), which is less
+//!   sensitive to other processes on a shared machine.
 //! * Peak memory: `VmHWM` of `/proc/self/status`, reset before each run by
 //!   writing `5` to `/proc/self/clear_refs` (when the kernel allows it; the
 //!   figure is then the peak of that run, else of the process so far).
@@ -21,7 +23,7 @@
 //!   comparing two builds value by value.
 //!
 //! Besides the table, one machine-readable line per run is printed:
-//! `RESULT set=.. threads=.. clips=.. audio_s=.. wall_s=.. xrt_core=.. xrt=.. peak_mb=..`.
+//! `RESULT set=.. threads=.. clips=.. audio_s=.. wall_s=.. cpu_s=.. xrt_core=.. xrt=.. xrt_cpu=.. peak_mb=..`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -78,14 +80,26 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU seconds (user + system, all threads) of this process so far, from
+/// `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let (u, k): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+    Some((u + k) / 100.0)
+}
+
 struct Run {
     audio_s: f64,
     wall_s: f64,
+    cpu_s: f64,
     rows: Vec<Vec<f32>>,
 }
 
 fn run(set: Set, files: &[PathBuf], threads: usize) -> Result<Run, String> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+    let c0 = cpu_seconds().unwrap_or(0.0);
     let t0 = Instant::now();
     let out: Result<Vec<(f64, Vec<f32>)>, String> = pool.install(|| {
         files
@@ -100,9 +114,10 @@ fn run(set: Set, files: &[PathBuf], threads: usize) -> Result<Run, String> {
             .collect()
     });
     let wall_s = t0.elapsed().as_secs_f64();
+    let cpu_s = cpu_seconds().unwrap_or(0.0) - c0;
     let out = out?;
     let audio_s = out.iter().map(|o| o.0).sum();
-    Ok(Run { audio_s, wall_s, rows: out.into_iter().map(|o| o.1).collect() })
+    Ok(Run { audio_s, wall_s, cpu_s, rows: out.into_iter().map(|o| o.1).collect() })
 }
 
 fn main() {
@@ -157,8 +172,8 @@ fn real_main() -> Result<(), String> {
         if can_reset { "" } else { " (peak memory: whole process, clear_refs not writable)" }
     );
     println!(
-        "{:<10} {:>7} {:>9} {:>8} {:>14} {:>9} {:>8}",
-        "set", "threads", "audio s", "wall s", "x RT per core", "x RT", "peak MB"
+        "{:<10} {:>7} {:>9} {:>8} {:>7} {:>14} {:>9} {:>12} {:>8}",
+        "set", "threads", "audio s", "wall s", "cpu s", "x RT per core", "x RT", "x RT per cpu", "peak MB"
     );
     let mut thread_counts = vec![1];
     if cores > 1 {
@@ -179,18 +194,21 @@ fn real_main() -> Result<(), String> {
             let r = best.ok_or("no run")?;
             let xrt = r.audio_s / r.wall_s;
             let xrt_core = xrt / threads as f64;
+            let xrt_cpu = if r.cpu_s > 0.0 { r.audio_s / r.cpu_s } else { f64::NAN };
             println!(
-                "{:<10} {threads:>7} {:>9.1} {:>8.2} {xrt_core:>14.1} {xrt:>9.1} {peak:>8.0}",
+                "{:<10} {threads:>7} {:>9.1} {:>8.2} {:>7.2} {xrt_core:>14.1} {xrt:>9.1} {xrt_cpu:>12.1} {peak:>8.0}",
                 set.name(),
                 r.audio_s,
-                r.wall_s
+                r.wall_s,
+                r.cpu_s
             );
             println!(
-                "RESULT set={} threads={threads} clips={} audio_s={:.3} wall_s={:.4} xrt_core={xrt_core:.2} xrt={xrt:.2} peak_mb={peak:.1}",
+                "RESULT set={} threads={threads} clips={} audio_s={:.3} wall_s={:.4} cpu_s={:.2} xrt_core={xrt_core:.2} xrt={xrt:.2} xrt_cpu={xrt_cpu:.2} peak_mb={peak:.1}",
                 set.name(),
                 files.len(),
                 r.audio_s,
-                r.wall_s
+                r.wall_s,
+                r.cpu_s
             );
             if let (Some(d), 1) = (&dump, threads) {
                 let mut bytes = Vec::new();

@@ -36,7 +36,6 @@ pub struct Shs {
     u0f: f32,
     duf: f32,
     m: Vec<f64>,
-    m2: Vec<f64>,
     slope: Vec<f64>,
     y2: Vec<f64>,
     uu: Vec<f64>,
@@ -50,20 +49,20 @@ pub struct Shs {
 /// Natural cubic spline tables through the fixed knots `u` (the log2 bin
 /// frequencies) evaluated on the fixed octave grid `v`: everything of the
 /// spline that does not depend on the magnitudes, computed once per
-/// extractor. The per-frame work keeps the exact operations (and operation
-/// order) of the textbook algorithm, so the results are bit-identical to
-/// computing them per frame.
+/// extractor. The per-frame work is the textbook algorithm with the
+/// division by the pivot taken out of the serial recurrence (double
+/// rounding differences only; the dev-sample features are bit-identical).
 struct SplineTables {
     /// `x[i+1] - x[i]`, i in 0..n-1.
     dx: Vec<f64>,
     /// `x[i+1] - x[i-1]`, i in 1..n-1 (index 0 unused).
     dxx: Vec<f64>,
-    /// `sig[i] = (x[i] - x[i-1]) / (x[i+1] - x[i-1])` (index 0 unused).
-    sig: Vec<f64>,
     /// Pivot `p[i] = sig[i] y2f[i-1] + 2` of the forward sweep (index 0 unused).
     p: Vec<f64>,
     /// Forward-sweep value of the second-derivative array `(sig - 1) / p`.
     y2f: Vec<f64>,
+    /// `sig[i] / p[i]` (index 0 unused).
+    g: Vec<f64>,
     /// Per output point: lower knot index.
     klo: Vec<usize>,
     /// Per output point: `a = (x[khi] - v) / h`, `b = (v - x[klo]) / h`,
@@ -89,13 +88,14 @@ impl SplineTables {
             p[i] = sig[i] * y2f[i - 1] + 2.0;
             y2f[i] = (sig[i] - 1.0) / p[i];
         }
+        let g: Vec<f64> = sig.iter().zip(p.iter()).map(|(&s, &q)| if q != 0.0 { s / q } else { 0.0 }).collect();
         let m = v.len();
         let mut t = Self {
             dx,
             dxx,
-            sig,
             p,
             y2f,
+            g,
             klo: Vec::with_capacity(m),
             a: Vec::with_capacity(m),
             b: Vec::with_capacity(m),
@@ -187,13 +187,12 @@ impl Shs {
             u0f,
             duf,
             m: vec![0.0; n],
-            m2: vec![0.0; n],
             slope: vec![0.0; n],
             y2: vec![0.0; n],
             uu: vec![0.0; n],
             h: vec![0.0; n],
             ss: vec![0.0; n],
-            maxima: Vec::with_capacity(n),
+            maxima: vec![0; n],
             fmin: range_lo,
             fmax: range_hi,
         }
@@ -206,38 +205,34 @@ impl Shs {
             *d = s as f64;
         }
         let m = &mut self.m;
-        // Peak enhancement.
-        self.maxima.clear();
-        if m[0] > m[1] {
-            self.maxima.push(0);
-        }
+        // Peak enhancement: local maxima (collected branch-free), then the
+        // bins more than two away from the maxima on both sides zeroed.
+        let mx = &mut self.maxima;
+        let mut nmax = 0usize;
+        mx[nmax] = 0;
+        nmax += usize::from(m[0] > m[1]);
         for i in 1..n - 1 {
-            if m[i] > m[i - 1] && m[i] >= m[i + 1] {
-                self.maxima.push(i);
-            }
+            mx[nmax] = i;
+            nmax += usize::from(m[i] > m[i - 1] && m[i] >= m[i + 1]);
         }
-        if m[n - 1] > m[n - 2] {
-            self.maxima.push(n - 1);
-        }
-        if self.maxima.len() >= 2 {
-            for w in self.maxima.windows(2) {
+        mx[nmax] = n - 1;
+        nmax += usize::from(m[n - 1] > m[n - 2]);
+        if nmax >= 2 {
+            for w in mx[..nmax].windows(2) {
                 let (a, b) = (w[0] + 3, w[1]);
-                if b >= 3 {
-                    for j in a..=(b - 3) {
-                        m[j] = 0.0;
-                    }
+                if b >= 3 && a <= b - 3 {
+                    m[a..=b - 3].fill(0.0);
                 }
             }
-        } else if self.maxima.len() == 1 {
-            for v in m[3..].iter_mut() {
-                *v = 0.0;
-            }
+        } else if nmax == 1 {
+            m[3..].fill(0.0);
         }
-        // Smoothing (uses original neighbours).
-        self.m2.copy_from_slice(m);
+        // Smoothing (uses the original neighbours; the last bin is kept).
+        let mut left = 0f64;
         for i in 0..n - 1 {
-            let left = if i == 0 { 0.0 } else { self.m2[i - 1] };
-            m[i] = (left + 2.0 * self.m2[i] + self.m2[i + 1]) / 4.0;
+            let c = m[i];
+            m[i] = (left + 2.0 * c + m[i + 1]) / 4.0;
+            left = c;
         }
         // Natural cubic spline through (u, m): slopes, the tridiagonal
         // forward sweep (its magnitude-independent half precomputed) and the
@@ -247,13 +242,17 @@ impl Shs {
         for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
             *s = (w[1] - w[0]) / d;
         }
+        // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
+        // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
+        // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
         uu[0] = 0.0;
-        for i in 1..n - 1 {
-            let d = slope[i] - slope[i - 1];
-            uu[i] = 6.0 * d / sp.dxx[i];
+        for (((u, s), &dxx), &p) in
+            uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.dxx[1..].iter()).zip(sp.p[1..].iter())
+        {
+            *u = 6.0 * (s[1] - s[0]) / dxx / p;
         }
         for i in 1..n - 1 {
-            uu[i] = (uu[i] - sp.sig[i] * uu[i - 1]) / sp.p[i];
+            uu[i] -= sp.g[i] * uu[i - 1];
         }
         y2[n - 1] = 0.0;
         for k in (0..n - 1).rev() {
