@@ -66,12 +66,12 @@ struct SplineTables {
     /// Per output point: lower knot index.
     klo: Vec<usize>,
     /// Per output point: `a = (x[khi] - v) / h`, `b = (v - x[klo]) / h`,
-    /// `a^3 - a`, `b^3 - b`, `h^2`.
+    /// `a^3 - a`, `b^3 - b`, `h^2 / 6`.
     a: Vec<f64>,
     b: Vec<f64>,
     a3: Vec<f64>,
     b3: Vec<f64>,
-    hh: Vec<f64>,
+    hh6: Vec<f64>,
 }
 
 impl SplineTables {
@@ -101,7 +101,7 @@ impl SplineTables {
             b: Vec::with_capacity(m),
             a3: Vec::with_capacity(m),
             b3: Vec::with_capacity(m),
-            hh: Vec::with_capacity(m),
+            hh6: Vec::with_capacity(m),
         };
         for (&vi, &khi) in v.iter().zip(khi.iter()) {
             let klo = khi - 1;
@@ -113,7 +113,7 @@ impl SplineTables {
             t.b.push(b);
             t.a3.push(a * a * a - a);
             t.b3.push(b * b * b - b);
-            t.hh.push(h * h);
+            t.hh6.push(h * h / 6.0);
         }
         t
     }
@@ -211,9 +211,9 @@ impl Shs {
         let mut nmax = 0usize;
         mx[nmax] = 0;
         nmax += usize::from(m[0] > m[1]);
-        for i in 1..n - 1 {
-            mx[nmax] = i;
-            nmax += usize::from(m[i] > m[i - 1] && m[i] >= m[i + 1]);
+        for (i, w) in m.windows(3).enumerate() {
+            mx[nmax] = i + 1;
+            nmax += usize::from((w[1] > w[0]) & (w[1] >= w[2]));
         }
         mx[nmax] = n - 1;
         nmax += usize::from(m[n - 1] > m[n - 2]);
@@ -261,9 +261,7 @@ impl Shs {
         for i in 0..n {
             let klo = sp.klo[i];
             let khi = klo + 1;
-            let val = sp.a[i] * y[klo]
-                + sp.b[i] * y[khi]
-                + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh[i] / 6.0;
+            let val = sp.a[i] * y[klo] + sp.b[i] * y[khi] + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh6[i];
             self.h[i] = if val > 0.0 { (val * self.aud[i]) as f32 } else { 0.0 };
         }
     }
@@ -281,15 +279,11 @@ impl Shs {
                 *d += hv * fac;
             }
         }
-        let mut sum = 0f64;
         for v in ss.iter_mut() {
-            *v /= 15.0;
-            if *v < 0.0 {
-                *v = 0.0;
-            }
-            sum += *v as f64;
+            let q = *v / 15.0;
+            *v = if q < 0.0 { 0.0 } else { q };
         }
-        let mean = sum / n as f64;
+        let mean = sum_f64(ss) / n as f64;
         // Greedy peak picking.
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
@@ -549,6 +543,24 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Sum in double with four independent partial sums (vectorisable).
+#[inline]
+fn sum_f64(a: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let ca = a.chunks_exact(4);
+    let r = ca.remainder();
+    for x in ca {
+        for k in 0..4 {
+            acc[k] += x[k] as f64;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for &x in r {
+        s += x as f64;
+    }
+    s
 }
 
 /// Dot product in double with four independent partial sums (vectorisable).
