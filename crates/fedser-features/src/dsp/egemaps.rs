@@ -205,7 +205,6 @@ fn is_peak(m: &[f32], k: usize) -> bool {
 }
 
 /// dB spectral slope over `[lo, hi]` Hz of the F20 power spectrum (spec 2).
-#[inline(never)]
 fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
     let n = p.len();
     let fk = |k: usize| k as f64 * DF20;
@@ -252,7 +251,6 @@ fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
 
 /// Roots of the monic polynomial with descending coefficients `c`
 /// (`c[0] = 1`) by Durand-Kerner iteration with Newton polishing (double).
-#[inline(never)]
 fn poly_roots(c: &[f64], roots: &mut Vec<Complex<f64>>) {
     let deg = c.len() - 1;
     roots.clear();
@@ -366,7 +364,6 @@ impl Egemaps {
     }
 
     /// Set E LLDs of the current F20 frame (magnitudes in `self.mag20`).
-#[inline(never)]
     fn frame_e(&mut self, t: usize, out: &mut [f32; N_E]) {
         let p = &mut self.power;
         for (pk, &m) in p.iter_mut().zip(self.mag20.iter()) {
@@ -399,7 +396,6 @@ impl Egemaps {
 
     /// Formants F1-F3 (frequency, bandwidth) of the current F20 frame from
     /// its complex spectrum (spec 2, "Formants").
-#[inline(never)]
     fn frame_formants(&self) -> [f32; 6] {
         let x = self.f20.spectrum();
         // y[i] = x0 + sum_k (Re X_k cos - Im X_k sin)(2 pi k i / 352), each
@@ -448,7 +444,6 @@ impl Egemaps {
     }
 
     /// ACF harmonics-to-noise ratio (dB) of F60 magnitudes `m` at F0 `f0 > 0`.
-#[inline(never)]
     fn hnr_acf(&mut self, m: &[f32], f0: f32) -> f32 {
         for k in 0..NFFT60 {
             let kk = if k < NBINS60 { k } else { NFFT60 - k };
@@ -513,7 +508,6 @@ impl Egemaps {
     }
 
     /// Harmonic levels of F60 magnitudes `m` at F0 `f0 > 0` into `self.harm`.
-#[inline(never)]
     fn harmonics(&mut self, m: &[f32], f0: f32) {
         let f0 = f0 as f64;
         let mut last = nearest_bin(f0 / 2.0, 1);
