@@ -4,7 +4,7 @@
 //! run.
 //!
 //! Usage:
-//! `cargo run --release -p fedser-features --example throughput -- [AUDIO_DIR] [--repeat N] [--sets compare16,egemaps02] [--dump DIR]`
+//! `cargo run --release -p fedser-features --example throughput -- [AUDIO_DIR] [--limit N] [--repeat N] [--sets compare16,egemaps02] [--dump DIR]`
 //!
 //! * Each clip is decoded inside the timed loop (as the pipeline stage does:
 //!   one clip in memory per worker thread), with one extractor per worker
@@ -16,6 +16,7 @@
 //! * Peak memory: `VmHWM` of `/proc/self/status`, reset before each run by
 //!   writing `5` to `/proc/self/clear_refs` (when the kernel allows it; the
 //!   figure is then the peak of that run, else of the process so far).
+//! * `--limit N`: only the first N clips (file-name order).
 //! * `--repeat N`: each run N times, the fastest reported (the machine may be
 //!   shared).
 //! * `--dump DIR`: writes the single-thread feature rows of each set as
@@ -132,6 +133,7 @@ fn real_main() -> Result<(), String> {
     let mut repeat = 1usize;
     let mut sets = vec![Set::Compare16, Set::Egemaps02];
     let mut dump: Option<PathBuf> = None;
+    let mut limit: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -149,6 +151,7 @@ fn real_main() -> Result<(), String> {
                     })
                     .collect::<Result<_, _>>()?;
             }
+            "--limit" => limit = Some(args.next().and_then(|v| v.parse().ok()).ok_or("--limit N")?),
             "--dump" => dump = Some(PathBuf::from(args.next().ok_or("--dump DIR")?)),
             _ if a.starts_with("--") => return Err(format!("unknown option `{a}`")),
             _ => dir = PathBuf::from(a),
@@ -160,6 +163,9 @@ fn real_main() -> Result<(), String> {
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")))
         .collect();
     files.sort();
+    if let Some(n) = limit {
+        files.truncate(n);
+    }
     if files.is_empty() {
         return Err(format!("no .wav files in {}", dir.display()));
     }
