@@ -141,6 +141,9 @@ fn is_false(b: &bool) -> bool {
 /// File name of the frame-level LLD table (`[features] lld = true`).
 pub const LLD_FILE: &str = "lld.parquet";
 
+/// Rows per row group (and per in-memory chunk) of the feature tables.
+const FEATURE_ROW_GROUP: usize = 1024;
+
 /// Rows per row group of the LLD table.
 const LLD_ROW_GROUP: usize = 16_384;
 
@@ -357,50 +360,69 @@ pub fn run(
         progress(d, total);
         Ok::<(), FeaturesError>(())
     })?;
-    let key_cols = || -> Result<Vec<(String, Column)>, FeaturesError> {
-        Ok(vec![
-            ("file".into(), Column::Str(files.clone())),
-            (
-                "actor".into(),
-                Column::I32(table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect()),
-            ),
-            ("sentence".into(), Column::Str(table::strings(manifest, &m, "sentence")?)),
-            ("emotion".into(), Column::Str(table::strings(manifest, &m, "emotion")?)),
-            ("level".into(), Column::Str(table::strings(manifest, &m, "level")?)),
-            ("duration_s".into(), Column::F64(table::floats(manifest, &m, "duration_s")?)),
-        ])
+    let actors: Vec<i32> = table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect();
+    let sentences = table::strings(manifest, &m, "sentence")?;
+    let emotions = table::strings(manifest, &m, "emotion")?;
+    let levels = table::strings(manifest, &m, "level")?;
+    let durations = table::floats(manifest, &m, "duration_s")?;
+    let key_cols = |r: std::ops::Range<usize>| -> Vec<(String, Column)> {
+        vec![
+            ("file".into(), Column::Str(files[r.clone()].to_vec())),
+            ("actor".into(), Column::I32(actors[r.clone()].to_vec())),
+            ("sentence".into(), Column::Str(sentences[r.clone()].to_vec())),
+            ("emotion".into(), Column::Str(emotions[r.clone()].to_vec())),
+            ("level".into(), Column::Str(levels[r.clone()].to_vec())),
+            ("duration_s".into(), Column::F64(durations[r].to_vec())),
+        ]
     };
     let mut columns_total = 0;
     for (si, (set, file)) in outputs.iter().enumerate() {
         let names = set.names();
         let n = names.len();
         columns_total += n;
-        // Transpose the cached rows straight into columns (one copy of the table).
-        let n_rows = files.len();
-        let mut columns: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(n_rows)).collect();
-        for key in &keys[si] {
-            let p = clip_path(clip_dir, key);
-            let row = read_clip_cache(&p, n).ok_or_else(|| FeaturesError::Clip {
-                path: p.clone(),
-                reason: "per-clip feature cache missing or truncated after extraction".into(),
-            })?;
-            for (col, v) in columns.iter_mut().zip(row) {
-                col.push(v);
-            }
-        }
-        let mut cols = key_cols()?;
-        for (name, col) in names.iter().zip(columns) {
-            cols.push(((*name).to_owned(), Column::F32(col)));
-        }
         let out = out_dir.join(file);
-        let b = table::batch(&out, cols)?;
         let mut meta: Vec<(&str, String)> = meta.to_vec();
         meta.push(("fedser.feature_set", set.name().to_string()));
-        table::write_parquet(&out, &b, &meta)?;
+        // One row group at a time: the cached rows of FEATURE_ROW_GROUP clips
+        // transposed into columns and streamed out, so memory does not grow
+        // with the corpus (an empty manifest still gives a table with the schema).
+        let n_rows = files.len();
+        let mut w: Option<table::ParquetStream> = None;
+        let mut start = 0;
+        loop {
+            let end = (start + FEATURE_ROW_GROUP).min(n_rows);
+            let mut columns: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(end - start)).collect();
+            for key in &keys[si][start..end] {
+                let p = clip_path(clip_dir, key);
+                let row = read_clip_cache(&p, n).ok_or_else(|| FeaturesError::Clip {
+                    path: p.clone(),
+                    reason: "per-clip feature cache missing or truncated after extraction".into(),
+                })?;
+                for (col, v) in columns.iter_mut().zip(row) {
+                    col.push(v);
+                }
+            }
+            let mut cols = key_cols(start..end);
+            for (name, col) in names.iter().zip(columns) {
+                cols.push(((*name).to_owned(), Column::F32(col)));
+            }
+            let b = table::batch(&out, cols)?;
+            let stream = match &mut w {
+                Some(s) => s,
+                None => w.insert(table::ParquetStream::create(&out, b.schema(), &meta, FEATURE_ROW_GROUP)?),
+            };
+            stream.write(&b)?;
+            start = end;
+            if start >= n_rows {
+                break;
+            }
+        }
+        if let Some(w) = w {
+            w.finish()?;
+        }
     }
     let lld_out = out_dir.join(LLD_FILE);
     let lld_frames = if params.lld {
-        let actors: Vec<i32> = table::ints(manifest, &m, "actor")?.into_iter().map(|a| a.unwrap_or(0) as i32).collect();
         let mut meta: Vec<(&str, String)> = meta.to_vec();
         meta.push(("fedser.feature_set", "compare16_lld".to_string()));
         write_lld_table(&lld_out, clip_dir, &files, &actors, &lld_keys, &meta)?
