@@ -325,8 +325,9 @@ pub fn run(
         std::fs::metadata(clip_path(clip_dir, &keys[si][i]))
             .is_ok_and(|md| md.len() == 4 * sets[si].names().len() as u64)
     };
-    let lld_cached =
-        |i: usize| std::fs::metadata(lld_path(clip_dir, &lld_keys[i])).is_ok_and(|md| md.len() % LLD_ROW_BYTES == 0);
+    let lld_cached = |i: usize| {
+        std::fs::metadata(lld_path(clip_dir, &lld_keys[i])).is_ok_and(|md| md.len().is_multiple_of(LLD_ROW_BYTES))
+    };
     // Per clip: the sets to extract and whether its LLDs are missing.
     let todo: Vec<(usize, Vec<usize>, bool)> = (0..files.len())
         .into_par_iter()
@@ -476,12 +477,13 @@ fn write_lld_table(
     let mut rows = 0usize;
     for ((file, &actor), key) in files.iter().zip(actors.iter()).zip(keys.iter()) {
         let p = lld_path(clip_dir, key);
-        let bytes = std::fs::read(&p).ok().filter(|b| b.len() as u64 % LLD_ROW_BYTES == 0).ok_or_else(|| {
-            FeaturesError::Clip {
-                path: p.clone(),
-                reason: "per-clip LLD cache missing or truncated after extraction".into(),
-            }
-        })?;
+        let bytes =
+            std::fs::read(&p).ok().filter(|b| (b.len() as u64).is_multiple_of(LLD_ROW_BYTES)).ok_or_else(|| {
+                FeaturesError::Clip {
+                    path: p.clone(),
+                    reason: "per-clip LLD cache missing or truncated after extraction".into(),
+                }
+            })?;
         if bytes.is_empty() {
             continue;
         }
