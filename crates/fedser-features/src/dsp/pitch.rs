@@ -55,10 +55,8 @@ pub struct Shs {
 struct SplineTables {
     /// `x[i+1] - x[i]`, i in 0..n-1.
     dx: Vec<f64>,
-    /// `x[i+1] - x[i-1]`, i in 1..n-1 (index 0 unused).
-    dxx: Vec<f64>,
-    /// Pivot `p[i] = sig[i] y2f[i-1] + 2` of the forward sweep (index 0 unused).
-    p: Vec<f64>,
+    /// `6 / ((x[i+1] - x[i-1]) p[i])`, i in 1..n-1 (index 0 unused).
+    w6: Vec<f64>,
     /// Forward-sweep value of the second-derivative array `(sig - 1) / p`.
     y2f: Vec<f64>,
     /// `sig[i] / p[i]` (index 0 unused).
@@ -89,11 +87,14 @@ impl SplineTables {
             y2f[i] = (sig[i] - 1.0) / p[i];
         }
         let g: Vec<f64> = sig.iter().zip(p.iter()).map(|(&s, &q)| if q != 0.0 { s / q } else { 0.0 }).collect();
+        // Pivot p[i] = sig[i] y2f[i-1] + 2 and the second difference's
+        // denominator folded into one factor.
+        let w6: Vec<f64> =
+            dxx.iter().zip(p.iter()).map(|(&d, &q)| if d * q != 0.0 { 6.0 / (d * q) } else { 0.0 }).collect();
         let m = v.len();
         let mut t = Self {
             dx,
-            dxx,
-            p,
+            w6,
             y2f,
             g,
             klo: Vec::with_capacity(m),
@@ -246,10 +247,8 @@ impl Shs {
         // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
         // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
         uu[0] = 0.0;
-        for (((u, s), &dxx), &p) in
-            uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.dxx[1..].iter()).zip(sp.p[1..].iter())
-        {
-            *u = 6.0 * (s[1] - s[0]) / dxx / p;
+        for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
+            *u = (s[1] - s[0]) * w6;
         }
         for i in 1..n - 1 {
             uu[i] -= sp.g[i] * uu[i - 1];
@@ -262,7 +261,9 @@ impl Shs {
             let klo = sp.klo[i];
             let khi = klo + 1;
             let val = sp.a[i] * y[klo] + sp.b[i] * y[khi] + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh6[i];
-            self.h[i] = if val > 0.0 { (val * self.aud[i]) as f32 } else { 0.0 };
+            // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
+            // `+ 0.0` turns a -0.0 into +0.0).
+            self.h[i] = (val.max(0.0) * self.aud[i]) as f32 + 0.0;
         }
     }
 
@@ -916,5 +917,55 @@ pub fn delta_nz_group(y: &[Vec<f32>; 6], n60: usize, p: usize, out: &mut [Vec<f3
             }
             out[c].push(num / norm);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1] (LCG), on the 16-bit sample grid.
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let k = ((s >> 33) % 65535) as i32 - 32767;
+                (f64::from(k) / 32767.0) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lag_correlations_agree_with_two_pass_pearson() {
+        let n = 800;
+        let voiced: Vec<f32> = noise(n, 1)
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| (0.6 * (i as f64 * 0.0785).sin() + 0.05 * e as f64 + 0.01) as f32)
+            .collect();
+        // Loud start, then a quiet stretch 80 dB down (the fallback path).
+        let mut quiet = noise(n, 2);
+        for v in quiet[200..].iter_mut() {
+            *v *= 1e-4;
+        }
+        let silence = vec![0f32; n];
+        // Clipped plateau: constant windows must correlate exactly 0.
+        let mut clipped = vec![1f32; n];
+        for v in clipped[300..].iter_mut() {
+            *v = -1.0;
+        }
+        let (mut p1, mut p2, mut cc) = (Vec::new(), Vec::new(), Vec::new());
+        for w in [&voiced, &quiet, &silence, &clipped] {
+            let (lo, hi) = (60, 140);
+            lag_correlations(w, lo, hi, &mut p1, &mut p2, &mut cc);
+            assert_eq!(cc.len(), hi - lo);
+            for (k, l) in (lo..hi).enumerate() {
+                let want = pearson(&w[..l], &w[l..2 * l]);
+                assert!((cc[k] - want).abs() < 1e-9, "lag {l}: {} vs {want}", cc[k]);
+            }
+        }
+        lag_correlations(&clipped, 60, 140, &mut p1, &mut p2, &mut cc);
+        assert!(cc.iter().all(|&c| c == 0.0), "constant windows: {cc:?}");
     }
 }
