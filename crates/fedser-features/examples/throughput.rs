@@ -23,6 +23,12 @@
 //!   little-endian f32 (`DIR/<set>.f32`, clips in file-name order), for
 //!   comparing two builds value by value.
 //!
+//! * `--stage MANIFEST AUDIO_DIR OUT_DIR [--lld]`: instead, runs the whole
+//!   features stage ([`fedser_features::run`], ComParE_2016, per-clip cache
+//!   in `OUT_DIR/clips`) on an ingest manifest, e.g. of the 7,442-clip
+//!   synthetic corpus, and prints its wall time and peak resident memory
+//!   (threads: `RAYON_NUM_THREADS`, default all cores).
+//!
 //! Besides the table, one machine-readable line per run is printed:
 //! `RESULT set=.. threads=.. clips=.. audio_s=.. wall_s=.. cpu_s=.. xrt_core=.. xrt=.. xrt_cpu=.. peak_mb=..`.
 
@@ -121,6 +127,31 @@ fn run(set: Set, files: &[PathBuf], threads: usize) -> Result<Run, String> {
     Ok(Run { audio_s, wall_s, cpu_s, rows: out.into_iter().map(|o| o.1).collect() })
 }
 
+/// The whole features stage on an ingest manifest: wall time and peak memory.
+fn run_stage(
+    manifest: &std::path::Path,
+    audio: &std::path::Path,
+    out: &std::path::Path,
+    lld: bool,
+) -> Result<(), String> {
+    let params = fedser_features::FeatureParams { lld, ..Default::default() };
+    reset_peak();
+    let t0 = Instant::now();
+    let s = fedser_features::run(&params, manifest, audio, &out.join("clips"), out, &[], &|_, _| {})
+        .map_err(|e| e.to_string())?;
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "features stage: {} clips ({} extracted), {} columns, {} LLD frames, {wall:.1} s on {} threads, peak {:.0} MB",
+        s.clips,
+        s.extracted,
+        s.columns,
+        s.lld_frames,
+        rayon::current_num_threads(),
+        peak_mb().unwrap_or(0.0)
+    );
+    Ok(())
+}
+
 fn main() {
     if let Err(e) = real_main() {
         eprintln!("throughput: {e}");
@@ -134,6 +165,8 @@ fn real_main() -> Result<(), String> {
     let mut sets = vec![Set::Compare16, Set::Egemaps02];
     let mut dump: Option<PathBuf> = None;
     let mut limit: Option<usize> = None;
+    let mut stage: Option<[PathBuf; 3]> = None;
+    let mut lld = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -152,10 +185,18 @@ fn real_main() -> Result<(), String> {
                     .collect::<Result<_, _>>()?;
             }
             "--limit" => limit = Some(args.next().and_then(|v| v.parse().ok()).ok_or("--limit N")?),
+            "--stage" => {
+                let mut p = || args.next().map(PathBuf::from).ok_or("--stage MANIFEST AUDIO_DIR OUT_DIR");
+                stage = Some([p()?, p()?, p()?]);
+            }
+            "--lld" => lld = true,
             "--dump" => dump = Some(PathBuf::from(args.next().ok_or("--dump DIR")?)),
             _ if a.starts_with("--") => return Err(format!("unknown option `{a}`")),
             _ => dir = PathBuf::from(a),
         }
+    }
+    if let Some([manifest, audio, out]) = stage {
+        return run_stage(&manifest, &audio, &out, lld);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
