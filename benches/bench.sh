@@ -8,6 +8,10 @@
 #   SK_FOLDS        LOSO folds scikit-learn is timed on (default 4)
 #   BENCH_NO_PYTHON=1  skip the scikit-learn comparison
 #   BENCH_FEATURES_J1=0  skip the single-thread feature extraction run
+#   FEATURES_AUDIO  clips for the extraction throughput (default ../shared/data/dev-sample/AudioWAV,
+#                   the 216 dev-sample clips; else the first 216 clips of the bench corpus)
+#   FEATURES_REPEAT runs per throughput figure, fastest kept (default 1)
+#   OPENSMILE_PYTHON  a python with the `opensmile` package (default: .venv-bench, created from PyPI)
 #   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
 #   FED_ROUNDS      rounds of the federated reference workload (default 30)
 set -euo pipefail
@@ -76,6 +80,53 @@ if [ "${BENCH_FEATURES_J1:-1}" = "1" ]; then
   out=$($F -j 1 run --until features --force features)
   echo "$out" | awk '$1=="features"'
 fi
+# Extraction throughput, fedser against openSMILE on the same clips in the
+# same run (crates/fedser-features/examples/throughput.rs and
+# benches/opensmile_throughput.py print the same RESULT lines).
+FEAT_AUDIO=${FEATURES_AUDIO:-../shared/data/dev-sample/AudioWAV}
+FEAT_LIMIT=""
+if [ ! -d "$FEAT_AUDIO" ]; then FEAT_AUDIO=$CACHE/corpus/synthetic/AudioWAV; FEAT_LIMIT=216; fi
+echo "== feature extraction throughput: $FEAT_AUDIO${FEAT_LIMIT:+ (first $FEAT_LIMIT clips)}"
+fx=$(target/release/examples/throughput "$FEAT_AUDIO" ${FEAT_LIMIT:+--limit $FEAT_LIMIT} --repeat "${FEATURES_REPEAT:-1}")
+echo "$fx" | grep -v '^RESULT' || true
+VENV=.venv-bench
+opensmile_python() {
+  if [ -n "${OPENSMILE_PYTHON:-}" ] && "$OPENSMILE_PYTHON" -c "import opensmile" 2>/dev/null; then
+    echo "$OPENSMILE_PYTHON"; return 0
+  fi
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import opensmile" 2>/dev/null; then
+    echo "$VENV/bin/python"; return 0
+  fi
+  command -v python3 >/dev/null || return 1
+  echo "== installing opensmile from PyPI into $VENV" >&2
+  { [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"; } >&2 && "$VENV/bin/pip" install -q opensmile >&2 \
+    && "$VENV/bin/python" -c "import opensmile" 2>/dev/null && echo "$VENV/bin/python"
+}
+if [ "${BENCH_NO_PYTHON:-0}" != "1" ] && OSPY=$(opensmile_python); then
+  ox=$(OMP_NUM_THREADS=1 "$OSPY" benches/opensmile_throughput.py "$FEAT_AUDIO" $FEAT_LIMIT)
+  echo "$ox" | grep -v '^RESULT' || true
+  python3 - "$fx" "$ox" <<'PY'
+import sys
+def parse(text):
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            kv = dict(f.split("=", 1) for f in line.split()[1:])
+            out[(kv["set"], kv["threads"])] = kv
+    return out
+f, o = parse(sys.argv[1]), parse(sys.argv[2])
+print(f"{'set':<10} {'fedser x RT/core':>17} {'openSMILE x RT/core':>20} {'ratio':>7} {'(per CPU s)':>12}")
+for s in ("compare16", "egemaps02"):
+    if (s, "1") in f and (s, "1") in o:
+        a, b = f[(s, "1")], o[(s, "1")]
+        r = float(a["xrt_core"]) / float(b["xrt_core"])
+        rc = float(a["xrt_cpu"]) / float(b["xrt_cpu"])
+        print(f"{s:<10} {float(a['xrt_core']):>17.1f} {float(b['xrt_core']):>20.1f} {r:>6.1f}x {rc:>11.1f}x")
+PY
+else
+  echo "openSMILE not available (no python3, BENCH_NO_PYTHON=1, or pip install opensmile failed): fedser figures only"
+fi
+
 echo "== centralized LOSO, single thread (-j 1)"
 $F -j 1 run --until train --force train >/dev/null
 python3 - "$CACHE/train/experiments.json" <<'PY'

@@ -192,6 +192,17 @@ fn full_run_then_noop_then_param_change() {
     let out = s.ok(&["run", "--force", "partition", "--set", "train.centralized.logistic.alpha=0.5"]);
     assert_eq!(ran(&out), ["partition", "train", "report"]);
 
+    // [features] lld = true: a features param (in its key), the frame-level
+    // LLD table appears, a second run is fresh
+    let status = s.ok(&["status", "--set", "features.lld=true"]);
+    assert!(status.contains("features   stale: params changed: lld"), "{status}");
+    let out = s.ok(&["run", "--until", "features", "--set", "features.lld=true"]);
+    assert!(ran(&out).contains(&"features".to_string()), "{out}");
+    assert!(out.contains("lld_frames="), "{out}");
+    assert!(s.path("cache/features/lld.parquet").is_file());
+    let out = s.ok(&["run", "--until", "features", "--set", "features.lld=true"]);
+    assert!(ran(&out).is_empty(), "{out}");
+
     // clean
     s.ok(&["clean"]);
     assert!(!s.path("cache/report/results.json").exists());

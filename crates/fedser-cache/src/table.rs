@@ -35,6 +35,8 @@ pub enum Column {
     U64(Vec<u64>),
     /// Float32.
     F32(Vec<f32>),
+    /// Nullable Float32.
+    OptF32(Vec<Option<f32>>),
     /// Float64.
     F64(Vec<f64>),
     /// Boolean.
@@ -51,6 +53,7 @@ impl Column {
             Column::I64(v) => (DataType::Int64, false, Arc::new(Int64Array::from(v))),
             Column::U64(v) => (DataType::UInt64, false, Arc::new(UInt64Array::from(v))),
             Column::F32(v) => (DataType::Float32, false, Arc::new(Float32Array::from(v))),
+            Column::OptF32(v) => (DataType::Float32, true, Arc::new(Float32Array::from(v))),
             Column::F64(v) => (DataType::Float64, false, Arc::new(Float64Array::from(v))),
             Column::Bool(v) => (DataType::Boolean, false, Arc::new(BooleanArray::from(v))),
         }
@@ -79,34 +82,90 @@ pub fn batch(path: &Path, columns: Vec<(String, Column)>) -> Result<RecordBatch>
 /// # Errors
 /// [`CacheError::Io`] / [`CacheError::Parquet`] naming the path.
 pub fn write_parquet(path: &Path, batch: &RecordBatch, metadata: &[(&str, String)]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| CacheError::io("cannot create folder", parent, e))?;
-    }
-    let tmp = temp_path(path);
-    let kv: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new((*k).to_owned(), v.clone())).collect();
-    // Wide tables (6,000+ columns): no statistics, no dictionaries (float
-    // columns barely repeat), and row groups of 2,048 rows so the writer
-    // flushes as it goes instead of buffering the whole encoded table.
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
-        .set_dictionary_enabled(false)
-        .set_max_row_group_row_count(Some(2048))
-        .set_key_value_metadata(Some(kv))
-        .build();
-    let result = (|| -> Result<()> {
+    let mut w = ParquetStream::create(path, batch.schema(), metadata, 2048)?;
+    w.write(batch)?;
+    w.finish()
+}
+
+/// A Parquet table written batch by batch (zstd, like [`write_parquet`]),
+/// for tables too large to hold in memory: the writer flushes a row group
+/// every `row_group_rows` rows. The file appears atomically at
+/// [`ParquetStream::finish`]; dropped unfinished, the temp file is removed.
+pub struct ParquetStream {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    writer: Option<ArrowWriter<File>>,
+}
+
+impl ParquetStream {
+    /// Starts a table at `path` (its temp file next to it) with `schema` and
+    /// `metadata` as key-value metadata.
+    ///
+    /// # Errors
+    /// [`CacheError::Io`] / [`CacheError::Parquet`] naming the path.
+    pub fn create(
+        path: &Path,
+        schema: arrow_schema::SchemaRef,
+        metadata: &[(&str, String)],
+        row_group_rows: usize,
+    ) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CacheError::io("cannot create folder", parent, e))?;
+        }
+        let tmp = temp_path(path);
+        let kv: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new((*k).to_owned(), v.clone())).collect();
+        // Wide tables (6,000+ columns): no statistics, no dictionaries (float
+        // columns barely repeat), and bounded row groups so the writer
+        // flushes as it goes instead of buffering the whole encoded table.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+            .set_dictionary_enabled(false)
+            .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+            .set_key_value_metadata(Some(kv))
+            .build();
         let file = File::create(&tmp).map_err(|e| CacheError::io("cannot write", path, e))?;
-        let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props))
+        let mut s = Self { path: path.to_path_buf(), tmp, writer: None };
+        let w = ArrowWriter::try_new(file, schema, Some(props))
             .map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
-        w.write(batch).map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
-        let file = w.into_inner().map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
-        file.sync_all().map_err(|e| CacheError::io("cannot write", path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| CacheError::io("cannot rename into", path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        s.writer = Some(w);
+        Ok(s)
     }
-    result
+
+    /// Appends a batch (same schema as at [`ParquetStream::create`]).
+    ///
+    /// # Errors
+    /// [`CacheError::Parquet`] naming the path.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let path = &self.path;
+        match self.writer.as_mut() {
+            Some(w) => w.write(batch).map_err(|source| CacheError::Parquet { path: path.clone(), source }),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the file, syncs it and renames it into place.
+    ///
+    /// # Errors
+    /// [`CacheError::Io`] / [`CacheError::Parquet`] naming the path.
+    pub fn finish(mut self) -> Result<()> {
+        let Some(w) = self.writer.take() else { return Ok(()) };
+        let path = self.path.clone();
+        let file = w.into_inner().map_err(|source| CacheError::Parquet { path: path.clone(), source })?;
+        file.sync_all().map_err(|e| CacheError::io("cannot write", &path, e))?;
+        std::fs::rename(&self.tmp, &path).map_err(|e| CacheError::io("cannot rename into", &path, e))?;
+        // Renamed: nothing left for Drop to clean up.
+        self.tmp = std::path::PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for ParquetStream {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Reads a whole Parquet file into one batch, optionally only some columns
@@ -255,6 +314,40 @@ pub fn f32_column<'a>(path: &Path, b: &'a RecordBatch, index: usize) -> Result<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_writes_row_groups_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.parquet");
+        let part = |k: i32| {
+            batch(
+                &p,
+                vec![
+                    ("frame".into(), Column::I32(vec![k, k + 1, k + 2])),
+                    ("x".into(), Column::OptF32(vec![Some(k as f32), None, Some(0.5)])),
+                ],
+            )
+            .unwrap()
+        };
+        let mut w = ParquetStream::create(&p, part(0).schema(), &[("fedser.stage", "t".into())], 4).unwrap();
+        for k in [0, 10, 20] {
+            w.write(&part(k)).unwrap();
+        }
+        assert!(!p.exists(), "the table appears only at finish");
+        w.finish().unwrap();
+        let r = read_parquet(&p, None).unwrap();
+        assert_eq!(r.num_rows(), 9);
+        assert_eq!(ints(&p, &r, "frame").unwrap()[3..6], [Some(10), Some(11), Some(12)]);
+        let x = f32_column(&p, &r, 1).unwrap();
+        assert_eq!((x.null_count(), x.value(6)), (3, 20.0));
+        // Dropped unfinished: no table and no temp file left behind.
+        let q = dir.path().join("u.parquet");
+        let mut w = ParquetStream::create(&q, part(0).schema(), &[], 4).unwrap();
+        w.write(&part(0)).unwrap();
+        drop(w);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("s.parquet")]);
+    }
 
     #[test]
     fn round_trips_with_metadata() {

@@ -9,7 +9,8 @@
 //! that is not yet in the per-clip cache (in parallel, one extractor per
 //! worker thread, each clip decoded once for all sets) and writes
 //! `features.parquet` (the primary set) and, with `set = "both"`,
-//! `egemaps02.parquet`.
+//! `egemaps02.parquet`; with `lld = true` also the frame-level LLD table
+//! `lld.parquet` (see [`FeatureParams`]).
 //!
 //! # Params
 //! See [`FeatureParams`].
@@ -22,6 +23,11 @@
 //! layout as openSMILE's dev-sample tables; the Parquet key-value metadata
 //! `fedser.feature_set` names the set.
 //!
+//! `lld.parquet` (`[features] lld = true`): `file, actor (i32), frame
+//! (i32), start_s (f64)`, then the 65 ComParE_2016 LLDs (nullable Float32)
+//! and their 65 deltas (Float32), one row per clip and frame, named as in
+//! openSMILE's LLD CSV ([`dsp::lld_frame_names`]); see [`FeatureParams`].
+//!
 //! # Normalization
 //! Samples on openSMILE's scale (16-bit `s / 32767`), see `fedser-audio`.
 //!
@@ -32,5 +38,5 @@ pub mod dsp;
 mod stage;
 
 pub use stage::{
-    run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, PRIMARY_FILE, VERSION,
+    run, FeatureParams, FeatureSet, FeatureSetName, FeaturesError, FeaturesSummary, LLD_FILE, PRIMARY_FILE, VERSION,
 };

@@ -196,7 +196,10 @@ pub(crate) fn execute(
             info.insert("clips".into(), s.clips.to_string());
             info.insert("extracted".into(), s.extracted.to_string());
             info.insert("columns".into(), s.columns.to_string());
-            p.features.outputs().iter().map(|(_, f)| dir.join(f)).collect()
+            if p.features.lld {
+                info.insert("lld_frames".into(), s.lld_frames.to_string());
+            }
+            p.features.files().iter().map(|f| dir.join(f)).collect()
         }
         StageName::Partition => {
             let out = dir.join("partition.parquet");

@@ -175,6 +175,7 @@ pub fn run(
             let id = format!("centralized-{}-{}", kind.name(), protocol.as_str());
             let t0 = Instant::now();
             let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
+            #[allow(clippy::type_complexity)]
             let results: Vec<Result<(Vec<usize>, model::FoldTimes, f64), TrainError>> = these
                 .par_iter()
                 .map(|f| {

@@ -123,8 +123,6 @@ pub struct Egemaps {
     acf_buf: Vec<Complex<f64>>,
     acf_scratch: Vec<Complex<f64>>,
     acf: Vec<f32>,
-    res_cos: Vec<f32>,
-    res_sin: Vec<f32>,
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
     prev20: Vec<f32>,
@@ -149,17 +147,57 @@ impl Default for Egemaps {
     }
 }
 
+/// Resampling tables of the formant frame: for k in 1..110 (rows) and
+/// i in 0..220 (columns), `cos` and `sin` of `2 pi ((k i) mod 352) / 352`
+/// (computed in double, stored as f32), shared by all extractors.
+fn res_tables() -> &'static (Vec<f32>, Vec<f32>) {
+    static T: OnceLock<(Vec<f32>, Vec<f32>)> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut cos = vec![0f32; RES_PERIOD];
+        let mut sin = vec![0f32; RES_PERIOD];
+        for m in 0..RES_PERIOD {
+            let a = 2.0 * std::f64::consts::PI * m as f64 / RES_PERIOD as f64;
+            cos[m] = a.cos() as f32;
+            sin[m] = a.sin() as f32;
+        }
+        let mut tc = Vec::with_capacity((RES_BINS - 1) * NRES);
+        let mut ts = Vec::with_capacity((RES_BINS - 1) * NRES);
+        for k in 1..RES_BINS {
+            for i in 0..NRES {
+                let m = (k * i) % RES_PERIOD;
+                tc.push(cos[m]);
+                ts.push(sin[m]);
+            }
+        }
+        (tc, ts)
+    })
+}
+
 /// Nearest-bin function of the harmonic search: first bin `b >= start` with
 /// `f_b > f`; `b - 1` if that is closer, else `b`; 0 if there is none.
 fn nearest_bin(f: f64, start: usize) -> usize {
-    for b in start.max(1)..NBINS60 {
-        let fb = b as f64 * DF60;
-        if fb > f {
-            let fp = (b - 1) as f64 * DF60;
-            return if fb - f > f - fp { b - 1 } else { b };
-        }
+    if f.is_nan() {
+        return 0;
     }
-    0
+    // First bin with b * DF60 > f (b * DF60 is exact), found in closed form
+    // and corrected for the rounding of f / DF60; then not below `start`.
+    let mut b = ((f / DF60).floor().max(0.0) as usize).saturating_add(1);
+    while b > 1 && (b - 1) as f64 * DF60 > f {
+        b -= 1;
+    }
+    while b < NBINS60 && b as f64 * DF60 <= f {
+        b += 1;
+    }
+    let b = b.max(start.max(1));
+    if b >= NBINS60 {
+        return 0;
+    }
+    let (fb, fp) = (b as f64 * DF60, (b - 1) as f64 * DF60);
+    if fb - f > f - fp {
+        b - 1
+    } else {
+        b
+    }
 }
 
 fn is_peak(m: &[f32], k: usize) -> bool {
@@ -242,21 +280,22 @@ fn poly_roots(c: &[f64], roots: &mut Vec<Complex<f64>>) {
                     den *= zi - roots[j];
                 }
             }
-            if den.norm() == 0.0 {
+            if den.re == 0.0 && den.im == 0.0 {
                 continue;
             }
             let step = p / den;
             roots[i] = zi - step;
-            change = change.max(step.norm());
+            // Squared norm (no hypot call); compared as a norm below.
+            change = change.max(step.norm_sqr());
         }
-        if change < 1e-15 {
+        if change.sqrt() < 1e-15 {
             break;
         }
     }
     for r in roots.iter_mut() {
         for _ in 0..3 {
             let (p, d) = eval(*r);
-            if d.norm() == 0.0 {
+            if d.re == 0.0 && d.im == 0.0 {
                 break;
             }
             let nr = *r - p / d;
@@ -296,13 +335,6 @@ impl Egemaps {
         let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
         let acf_fft = planner.plan_fft_forward(NFFT60);
         let acf_scratch = vec![Complex::new(0.0, 0.0); acf_fft.get_inplace_scratch_len()];
-        let mut res_cos = vec![0f32; RES_PERIOD];
-        let mut res_sin = vec![0f32; RES_PERIOD];
-        for m in 0..RES_PERIOD {
-            let a = 2.0 * std::f64::consts::PI * m as f64 / RES_PERIOD as f64;
-            res_cos[m] = a.cos() as f32;
-            res_sin[m] = a.sin() as f32;
-        }
         Self {
             f20,
             f60,
@@ -312,8 +344,6 @@ impl Egemaps {
             acf_buf: vec![Complex::new(0.0, 0.0); NFFT60],
             acf_scratch,
             acf: vec![0.0; NBINS60],
-            res_cos,
-            res_sin,
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
             prev20: vec![0.0; NBINS20],
@@ -368,14 +398,19 @@ impl Egemaps {
     /// its complex spectrum (spec 2, "Formants").
     fn frame_formants(&self) -> [f32; 6] {
         let x = self.f20.spectrum();
-        let mut y = [0f32; NRES];
-        for (i, yi) in y.iter_mut().enumerate() {
-            let mut acc = x[0].re as f32;
-            for k in 1..RES_BINS {
-                let m = (k * i) % RES_PERIOD;
-                acc += x[k].re as f32 * self.res_cos[m] - x[k].im as f32 * self.res_sin[m];
+        // y[i] = x0 + sum_k (Re X_k cos - Im X_k sin)(2 pi k i / 352), each
+        // y[i] summed over k in order (as the scalar formula), but all 220
+        // outputs advance together over contiguous rows of the table.
+        let (tc, ts) = res_tables();
+        let mut y = [x[0].re as f32; NRES];
+        for (k, (c, s)) in tc.chunks_exact(NRES).zip(ts.chunks_exact(NRES)).enumerate() {
+            let (re, im) = (x[k + 1].re as f32, x[k + 1].im as f32);
+            for ((yi, &ci), &si) in y.iter_mut().zip(c.iter()).zip(s.iter()) {
+                *yi += re * ci - im * si;
             }
-            *yi = acc / 256.0;
+        }
+        for yi in y.iter_mut() {
+            *yi /= 256.0;
         }
         let mut a = [0f32; LPC_ORDER + 1];
         let mut out = [0f32; 6];
@@ -798,6 +833,36 @@ mod tests {
         assert_eq!(n.len(), 88);
         assert_eq!(n[0], "F0semitoneFrom27.5Hz_sma3nz_amean");
         assert_eq!(n[87], "equivalentSoundLevel_dBp");
+    }
+
+    /// The scan of the spec's nearest-bin function (reference for the
+    /// closed form).
+    fn nearest_bin_scan(f: f64, start: usize) -> usize {
+        for b in start.max(1)..NBINS60 {
+            let fb = b as f64 * DF60;
+            if fb > f {
+                let fp = (b - 1) as f64 * DF60;
+                return if fb - f > f - fp { b - 1 } else { b };
+            }
+        }
+        0
+    }
+
+    #[test]
+    fn nearest_bin_matches_the_scan() {
+        let mut fs: Vec<f64> = vec![-3.0, 0.0, 7.8125, 15.625, 15.625 * 512.0, 8000.0, 9000.0, f64::INFINITY, f64::NAN];
+        // Exact bin frequencies, midpoints, their float neighbours and a dense sweep.
+        for b in 0..NBINS60 + 2 {
+            for f in [b as f64 * DF60, (b as f64 + 0.5) * DF60] {
+                fs.extend([f, f.next_up(), f.next_down()]);
+            }
+        }
+        fs.extend((0..20_000).map(|i| i as f64 * 0.4137));
+        for &f in &fs {
+            for start in [0, 1, 2, 7, 100, 511, 512, 513, 600] {
+                assert_eq!(nearest_bin(f, start), nearest_bin_scan(f, start), "f {f} start {start}");
+            }
+        }
     }
 
     #[test]

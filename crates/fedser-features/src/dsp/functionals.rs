@@ -344,7 +344,8 @@ pub(crate) fn pctl(s: &[f32], p: f64) -> f32 {
 fn percentiles(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
     sc.sorted.clear();
     sc.sorted.extend_from_slice(x);
-    sc.sorted.sort_by(|a, b| a.total_cmp(b));
+    // Unstable sort: elements equal under total_cmp are bit-identical.
+    sc.sorted.sort_unstable_by(|a, b| a.total_cmp(b));
     let s = &sc.sorted;
     let q1 = pctl(s, 0.25);
     let q2 = pctl(s, 0.5);

@@ -282,20 +282,26 @@ impl F20Analyzer {
         o[0] = band_energy(p, 250.0, 650.0) as f32;
         o[1] = band_energy(p, 1000.0, 4000.0) as f32;
         // Roll-off.
-        for (i, x) in [0.25f64, 0.5, 0.75, 0.9].iter().enumerate() {
-            let thr = x * sp;
+        // One cumulative pass for the four (increasing) thresholds; the
+        // running sum is the same as a separate pass per threshold.
+        let thr = [0.25f64, 0.5, 0.75, 0.9].map(|x| x * sp);
+        let mut roll = [DF20; 4];
+        if sp > 0.0 {
             let mut cum = 0f64;
-            let mut fr = DF20;
-            if sp > 0.0 {
-                for k in 1..NBINS20 {
-                    cum += p[k] as f64;
-                    if cum >= thr {
-                        fr = f[k];
-                        break;
-                    }
+            let mut j = 0;
+            for k in 1..NBINS20 {
+                cum += p[k] as f64;
+                while j < 4 && cum >= thr[j] {
+                    roll[j] = f[k];
+                    j += 1;
+                }
+                if j == 4 {
+                    break;
                 }
             }
-            o[2 + i] = fr as f32;
+        }
+        for (o, r) in o[2..6].iter_mut().zip(roll) {
+            *o = r as f32;
         }
         // Flux.
         o[6] = if self.frames_done == 0 {

@@ -146,6 +146,62 @@ pub struct LldContours {
     pub nz_deltas: [Vec<f32>; 6],
 }
 
+/// Number of value columns of the frame-level LLD table: the 65 LLDs and
+/// their 65 deltas.
+pub const N_LLD_COLUMNS: usize = 130;
+
+/// Names of the 130 value columns of the frame-level LLD table, as in
+/// openSMILE's ComParE_2016 LLD CSV (`LowLevelDescriptors` then
+/// `LowLevelDescriptors_Deltas`): the 6 Nz LLDs, the 59 A+B LLDs (all
+/// `_sma`), then the same 65 as deltas (`_sma_de`).
+pub fn lld_frame_names() -> Vec<String> {
+    let mut v: Vec<String> = NZ_SMOOTHED_NAMES.iter().map(|s| s.to_string()).collect();
+    v.extend(ab_smoothed_names());
+    v.extend(NZ_DELTA_NAMES.iter().map(|s| s.to_string()));
+    v.extend(ab_delta_names());
+    v
+}
+
+/// Frame-level LLDs of one clip (the contours the functionals are computed
+/// from), in openSMILE's LLD output layout (spec section 8): `rows = N60 + 3`
+/// frames (0 for clips shorter than one 60 ms frame, where openSMILE has
+/// none); the 65 LLD columns have values in the first `lld_rows = N60 + 1`
+/// frames only, the 65 delta columns in all of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LldFrames {
+    /// Number of frames.
+    pub rows: usize,
+    /// Frames with LLD (non-delta) values.
+    pub lld_rows: usize,
+    /// Row-major `rows x` [`N_LLD_COLUMNS`] values in [`lld_frame_names`]
+    /// order; NaN where openSMILE outputs no value (LLD columns of the last
+    /// two frames).
+    pub values: Vec<f32>,
+}
+
+impl LldContours {
+    /// The frame-level LLD table of these contours ([`LldFrames`]).
+    pub fn frames(&self) -> LldFrames {
+        if self.n60 == 0 {
+            return LldFrames::default();
+        }
+        let rows = self.n60 + 3;
+        let lld_rows = self.n60 + 1;
+        let mut values = Vec::with_capacity(rows * N_LLD_COLUMNS);
+        let at =
+            |c: &Vec<f32>, t: usize, n: usize| if t < n { c.get(t).copied().unwrap_or(f32::NAN) } else { f32::NAN };
+        for t in 0..rows {
+            for c in self.nz_smoothed.iter().chain(self.smoothed.iter()) {
+                values.push(at(c, t, lld_rows));
+            }
+            for c in self.nz_deltas.iter().chain(self.deltas.iter()) {
+                values.push(at(c, t, rows));
+            }
+        }
+        LldFrames { rows, lld_rows, values }
+    }
+}
+
 /// Reusable per-thread ComParE_2016 extractor (FFT plans and scratch buffers).
 pub struct Compare16 {
     f20: Framer,
@@ -278,6 +334,23 @@ impl Compare16 {
     pub fn lld_contours(&mut self, x: &[f32]) -> LldContours {
         self.compute_contours(x);
         self.c.clone()
+    }
+
+    /// The frame-level LLD table of `x` ([`LldFrames`]), without the functionals.
+    pub fn lld_frames(&mut self, x: &[f32]) -> LldFrames {
+        if x.len() < LEN60 {
+            return LldFrames::default();
+        }
+        self.compute_contours(x);
+        self.c.frames()
+    }
+
+    /// [`Compare16::extract`] and the frame-level LLD table of the same
+    /// contours (computed once).
+    pub fn extract_with_lld(&mut self, x: &[f32]) -> (Vec<f32>, LldFrames) {
+        let row = self.extract(x);
+        let frames = if x.len() < LEN60 { LldFrames::default() } else { self.c.frames() };
+        (row, frames)
     }
 
     /// Raw per-frame F20 LLDs (column-major, [`lld::raw20_names`] order).

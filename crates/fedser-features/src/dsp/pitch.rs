@@ -28,16 +28,15 @@ pub struct Candidates {
 
 /// Precomputed tables and scratch for the octave spectrum and SHS.
 pub struct Shs {
-    u: Vec<f64>,
-    v: Vec<f64>,
     aud: Vec<f64>,
-    khi: Vec<usize>,
+    /// Spline tables that depend only on the knots `u` (see [`SplineTables`]).
+    sp: SplineTables,
     shifts: Vec<usize>,
     factors: Vec<f32>,
     u0f: f32,
     duf: f32,
     m: Vec<f64>,
-    m2: Vec<f64>,
+    slope: Vec<f64>,
     y2: Vec<f64>,
     uu: Vec<f64>,
     h: Vec<f32>,
@@ -45,6 +44,80 @@ pub struct Shs {
     maxima: Vec<usize>,
     fmin: f32,
     fmax: f32,
+}
+
+/// Natural cubic spline tables through the fixed knots `u` (the log2 bin
+/// frequencies) evaluated on the fixed octave grid `v`: everything of the
+/// spline that does not depend on the magnitudes, computed once per
+/// extractor. The per-frame work is the textbook algorithm with the
+/// division by the pivot taken out of the serial recurrence (double
+/// rounding differences only; the dev-sample features are bit-identical).
+struct SplineTables {
+    /// `x[i+1] - x[i]`, i in 0..n-1.
+    dx: Vec<f64>,
+    /// `6 / ((x[i+1] - x[i-1]) p[i])`, i in 1..n-1 (index 0 unused).
+    w6: Vec<f64>,
+    /// Forward-sweep value of the second-derivative array `(sig - 1) / p`.
+    y2f: Vec<f64>,
+    /// `sig[i] / p[i]` (index 0 unused).
+    g: Vec<f64>,
+    /// Per output point: lower knot index.
+    klo: Vec<usize>,
+    /// Per output point: `a = (x[khi] - v) / h`, `b = (v - x[klo]) / h`,
+    /// `a^3 - a`, `b^3 - b`, `h^2 / 6`.
+    a: Vec<f64>,
+    b: Vec<f64>,
+    a3: Vec<f64>,
+    b3: Vec<f64>,
+    hh6: Vec<f64>,
+}
+
+impl SplineTables {
+    fn new(x: &[f64], v: &[f64], khi: &[usize]) -> Self {
+        let n = x.len();
+        let dx: Vec<f64> = (0..n - 1).map(|i| x[i + 1] - x[i]).collect();
+        let mut dxx = vec![0f64; n];
+        let mut sig = vec![0f64; n];
+        let mut p = vec![0f64; n];
+        let mut y2f = vec![0f64; n];
+        for i in 1..n - 1 {
+            dxx[i] = x[i + 1] - x[i - 1];
+            sig[i] = (x[i] - x[i - 1]) / dxx[i];
+            p[i] = sig[i] * y2f[i - 1] + 2.0;
+            y2f[i] = (sig[i] - 1.0) / p[i];
+        }
+        let g: Vec<f64> = sig.iter().zip(p.iter()).map(|(&s, &q)| if q != 0.0 { s / q } else { 0.0 }).collect();
+        // Pivot p[i] = sig[i] y2f[i-1] + 2 and the second difference's
+        // denominator folded into one factor.
+        let w6: Vec<f64> =
+            dxx.iter().zip(p.iter()).map(|(&d, &q)| if d * q != 0.0 { 6.0 / (d * q) } else { 0.0 }).collect();
+        let m = v.len();
+        let mut t = Self {
+            dx,
+            w6,
+            y2f,
+            g,
+            klo: Vec::with_capacity(m),
+            a: Vec::with_capacity(m),
+            b: Vec::with_capacity(m),
+            a3: Vec::with_capacity(m),
+            b3: Vec::with_capacity(m),
+            hh6: Vec::with_capacity(m),
+        };
+        for (&vi, &khi) in v.iter().zip(khi.iter()) {
+            let klo = khi - 1;
+            let h = x[khi] - x[klo];
+            let a = (x[khi] - vi) / h;
+            let b = (vi - x[klo]) / h;
+            t.klo.push(klo);
+            t.a.push(a);
+            t.b.push(b);
+            t.a3.push(a * a * a - a);
+            t.b3.push(b * b * b - b);
+            t.hh6.push(h * h / 6.0);
+        }
+        t
+    }
 }
 
 impl Default for Shs {
@@ -90,7 +163,7 @@ impl Shs {
         let lo = 25f64.log2();
         let hi = fmax.log2();
         let v: Vec<f64> = (0..n).map(|i| lo + i as f64 * (hi - lo) / (n - 1) as f64).collect();
-        let khi = v.iter().map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1)).collect();
+        let khi: Vec<usize> = v.iter().map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1)).collect();
         let n_oct = (fmax / 25.0).log2();
         let ppo = n as f64 / n_oct;
         let s = ppo * (65.0f64 / 50.0).log2() - 1.0;
@@ -106,22 +179,21 @@ impl Shs {
         }
         let u0f = lo as f32;
         let duf = ((hi as f32 as f64 - u0f as f64) / (n - 1) as f64) as f32;
+        let sp = SplineTables::new(&u, &v, &khi);
         Self {
-            u,
-            v,
             aud,
-            khi,
+            sp,
             shifts,
             factors,
             u0f,
             duf,
             m: vec![0.0; n],
-            m2: vec![0.0; n],
+            slope: vec![0.0; n],
             y2: vec![0.0; n],
             uu: vec![0.0; n],
             h: vec![0.0; n],
             ss: vec![0.0; n],
-            maxima: Vec::with_capacity(n),
+            maxima: vec![0; n],
             fmin: range_lo,
             fmax: range_hi,
         }
@@ -134,63 +206,64 @@ impl Shs {
             *d = s as f64;
         }
         let m = &mut self.m;
-        // Peak enhancement.
-        self.maxima.clear();
-        if m[0] > m[1] {
-            self.maxima.push(0);
+        // Peak enhancement: local maxima (collected branch-free), then the
+        // bins more than two away from the maxima on both sides zeroed.
+        let mx = &mut self.maxima;
+        let mut nmax = 0usize;
+        mx[nmax] = 0;
+        nmax += usize::from(m[0] > m[1]);
+        for (i, w) in m.windows(3).enumerate() {
+            mx[nmax] = i + 1;
+            nmax += usize::from((w[1] > w[0]) & (w[1] >= w[2]));
         }
-        for i in 1..n - 1 {
-            if m[i] > m[i - 1] && m[i] >= m[i + 1] {
-                self.maxima.push(i);
-            }
-        }
-        if m[n - 1] > m[n - 2] {
-            self.maxima.push(n - 1);
-        }
-        if self.maxima.len() >= 2 {
-            for w in self.maxima.windows(2) {
+        mx[nmax] = n - 1;
+        nmax += usize::from(m[n - 1] > m[n - 2]);
+        if nmax >= 2 {
+            for w in mx[..nmax].windows(2) {
                 let (a, b) = (w[0] + 3, w[1]);
-                if b >= 3 {
-                    for j in a..=(b - 3) {
-                        m[j] = 0.0;
-                    }
+                if b >= 3 && a <= b - 3 {
+                    m[a..=b - 3].fill(0.0);
                 }
             }
-        } else if self.maxima.len() == 1 {
-            for v in m[3..].iter_mut() {
-                *v = 0.0;
-            }
+        } else if nmax == 1 {
+            m[3..].fill(0.0);
         }
-        // Smoothing (uses original neighbours).
-        self.m2.copy_from_slice(m);
+        // Smoothing (uses the original neighbours; the last bin is kept).
+        let mut left = 0f64;
         for i in 0..n - 1 {
-            let left = if i == 0 { 0.0 } else { self.m2[i - 1] };
-            m[i] = (left + 2.0 * self.m2[i] + self.m2[i + 1]) / 4.0;
+            let c = m[i];
+            m[i] = (left + 2.0 * c + m[i + 1]) / 4.0;
+            left = c;
         }
-        // Natural cubic spline through (u, m).
-        let (x, y, y2, uu) = (&self.u, &*m, &mut self.y2, &mut self.uu);
-        y2[0] = 0.0;
+        // Natural cubic spline through (u, m): slopes, the tridiagonal
+        // forward sweep (its magnitude-independent half precomputed) and the
+        // back substitution.
+        let sp = &self.sp;
+        let (y, y2, uu, slope) = (&*m, &mut self.y2, &mut self.uu, &mut self.slope);
+        for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
+            *s = (w[1] - w[0]) / d;
+        }
+        // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
+        // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
+        // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
         uu[0] = 0.0;
+        for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
+            *u = (s[1] - s[0]) * w6;
+        }
         for i in 1..n - 1 {
-            let sig = (x[i] - x[i - 1]) / (x[i + 1] - x[i - 1]);
-            let p = sig * y2[i - 1] + 2.0;
-            y2[i] = (sig - 1.0) / p;
-            let d = (y[i + 1] - y[i]) / (x[i + 1] - x[i]) - (y[i] - y[i - 1]) / (x[i] - x[i - 1]);
-            uu[i] = (6.0 * d / (x[i + 1] - x[i - 1]) - sig * uu[i - 1]) / p;
+            uu[i] -= sp.g[i] * uu[i - 1];
         }
         y2[n - 1] = 0.0;
         for k in (0..n - 1).rev() {
-            y2[k] = y2[k] * y2[k + 1] + uu[k];
+            y2[k] = sp.y2f[k] * y2[k + 1] + uu[k];
         }
         for i in 0..n {
-            let khi = self.khi[i];
-            let klo = khi - 1;
-            let h = x[khi] - x[klo];
-            let vi = self.v[i];
-            let a = (x[khi] - vi) / h;
-            let b = (vi - x[klo]) / h;
-            let val = a * y[klo] + b * y[khi] + ((a * a * a - a) * y2[klo] + (b * b * b - b) * y2[khi]) * (h * h) / 6.0;
-            self.h[i] = if val > 0.0 { (val * self.aud[i]) as f32 } else { 0.0 };
+            let klo = sp.klo[i];
+            let khi = klo + 1;
+            let val = sp.a[i] * y[klo] + sp.b[i] * y[khi] + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh6[i];
+            // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
+            // `+ 0.0` turns a -0.0 into +0.0).
+            self.h[i] = (val.max(0.0) * self.aud[i]) as f32 + 0.0;
         }
     }
 
@@ -201,19 +274,17 @@ impl Shs {
         let ss = &mut self.ss;
         ss.copy_from_slice(&self.h);
         for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
-            for j in sh..n {
-                ss[j - sh] += self.h[j] * fac;
+            // Element-wise (vectorisable); each ss[j] still adds the
+            // harmonics in the same order.
+            for (d, &hv) in ss[..n - sh].iter_mut().zip(self.h[sh..].iter()) {
+                *d += hv * fac;
             }
         }
-        let mut sum = 0f64;
         for v in ss.iter_mut() {
-            *v /= 15.0;
-            if *v < 0.0 {
-                *v = 0.0;
-            }
-            sum += *v as f64;
+            let q = *v / 15.0;
+            *v = if q < 0.0 { 0.0 } else { q };
         }
-        let mean = sum / n as f64;
+        let mean = sum_f64(ss) / n as f64;
         // Greedy peak picking.
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
@@ -453,8 +524,13 @@ pub struct VoiceQuality {
 
 fn pearson(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len() as f64;
-    let ma = a.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let mb = b.iter().map(|&v| v as f64).sum::<f64>() / n;
+    // Both sums in one pass (each still summed in order).
+    let (mut sa, mut sb) = (0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        sa += x as f64;
+        sb += y as f64;
+    }
+    let (ma, mb) = (sa / n, sb / n);
     let (mut sab, mut saa, mut sbb) = (0f64, 0f64, 0f64);
     for (&x, &y) in a.iter().zip(b.iter()) {
         let (x, y) = (x as f64 - ma, y as f64 - mb);
@@ -467,6 +543,82 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
         sab / d
     } else {
         0.0
+    }
+}
+
+/// Sum in double with four independent partial sums (vectorisable).
+#[inline]
+fn sum_f64(a: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let ca = a.chunks_exact(4);
+    let r = ca.remainder();
+    for x in ca {
+        for k in 0..4 {
+            acc[k] += x[k] as f64;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for &x in r {
+        s += x as f64;
+    }
+    s
+}
+
+/// Dot product in double with four independent partial sums (vectorisable).
+#[inline]
+fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] as f64 * y[k] as f64;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (&x, &y) in ra.iter().zip(rb.iter()) {
+        s += x as f64 * y as f64;
+    }
+    s
+}
+
+/// Pearson correlations of `w[..l]` with `w[l..2l]` for every lag `l` in
+/// `lo..hi` into `cc` (the period search of 3.9). Window sums and sums of
+/// squares come from prefix sums over `w` (`p1`, `p2`: scratch), the cross
+/// sum from one dot product per lag, and the moments by
+/// `S_xy - S_x S_y / l`. Where that expansion is ill-conditioned (a window's
+/// variance below 1e-6 of the energy seen so far, e.g. digital silence or a
+/// clipped plateau) the lag falls back to the two-pass [`pearson`], so
+/// constant windows still give exactly 0. Agrees with [`pearson`] to ~1e-12.
+fn lag_correlations(w: &[f32], lo: usize, hi: usize, p1: &mut Vec<f64>, p2: &mut Vec<f64>, cc: &mut Vec<f64>) {
+    cc.clear();
+    let m = (2 * hi).min(w.len());
+    p1.clear();
+    p2.clear();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    p1.push(0.0);
+    p2.push(0.0);
+    for &v in &w[..m] {
+        let v = v as f64;
+        s1 += v;
+        s2 += v * v;
+        p1.push(s1);
+        p2.push(s2);
+    }
+    for l in lo..hi {
+        let (a, b) = (&w[..l], &w[l..2 * l]);
+        let n = l as f64;
+        let (sa, sb) = (p1[l], p1[2 * l] - p1[l]);
+        let (saa, sbb) = (p2[l], p2[2 * l] - p2[l]);
+        let va = saa - sa * sa / n;
+        let vb = sbb - sb * sb / n;
+        let guard = 1e-6 * p2[2 * l];
+        if va <= guard || vb <= guard {
+            cc.push(pearson(a, b));
+            continue;
+        }
+        let cov = dot_f64(a, b) - sa * sb / n;
+        cc.push(cov / (va.sqrt() * vb.sqrt()));
     }
 }
 
@@ -500,6 +652,7 @@ pub fn voice_quality_range(x: &[f32], f0: &[f32], rel: f64, out: &mut Vec<VoiceQ
     let (mut last_t0, mut last_diff) = (0f32, 0f32);
     let (mut last_jl, mut last_jd, mut last_sh) = (0f32, 0f32, 0f32);
     let mut cc: Vec<f64> = Vec::new();
+    let (mut p1, mut p2): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut q: Vec<usize> = Vec::new();
     let mut avg: Vec<f32> = Vec::new();
     for (t, &f) in f0.iter().enumerate() {
@@ -534,10 +687,7 @@ pub fn voice_quality_range(x: &[f32], f0: &[f32], rel: f64, out: &mut Vec<VoiceQ
             let (mut np, mut npl, mut npd) = (0usize, 0usize, 0usize);
             let (mut sum_p, mut jl, mut jd, mut amp, mut amp_diff) = (0f32, 0f32, 0f32, 0f32, 0f32);
             while (start as isize) < nb as isize - 2 * hi as isize - 1 {
-                cc.clear();
-                for l in lo..hi {
-                    cc.push(pearson(&b[start..start + l], &b[start + l..start + 2 * l]));
-                }
+                lag_correlations(&b[start..], lo, hi, &mut p1, &mut p2, &mut cc);
                 let mut idx: Option<usize> = None;
                 for i in 1..=(hi - lo - 2) {
                     if cc[i - 1] < cc[i] && cc[i] > cc[i + 1] && idx.is_none_or(|k| cc[i] > cc[k]) {
@@ -767,5 +917,55 @@ pub fn delta_nz_group(y: &[Vec<f32>; 6], n60: usize, p: usize, out: &mut [Vec<f3
             }
             out[c].push(num / norm);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1] (LCG), on the 16-bit sample grid.
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let k = ((s >> 33) % 65535) as i32 - 32767;
+                (f64::from(k) / 32767.0) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lag_correlations_agree_with_two_pass_pearson() {
+        let n = 800;
+        let voiced: Vec<f32> = noise(n, 1)
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| (0.6 * (i as f64 * 0.0785).sin() + 0.05 * e as f64 + 0.01) as f32)
+            .collect();
+        // Loud start, then a quiet stretch 80 dB down (the fallback path).
+        let mut quiet = noise(n, 2);
+        for v in quiet[200..].iter_mut() {
+            *v *= 1e-4;
+        }
+        let silence = vec![0f32; n];
+        // Clipped plateau: constant windows must correlate exactly 0.
+        let mut clipped = vec![1f32; n];
+        for v in clipped[300..].iter_mut() {
+            *v = -1.0;
+        }
+        let (mut p1, mut p2, mut cc) = (Vec::new(), Vec::new(), Vec::new());
+        for w in [&voiced, &quiet, &silence, &clipped] {
+            let (lo, hi) = (60, 140);
+            lag_correlations(w, lo, hi, &mut p1, &mut p2, &mut cc);
+            assert_eq!(cc.len(), hi - lo);
+            for (k, l) in (lo..hi).enumerate() {
+                let want = pearson(&w[..l], &w[l..2 * l]);
+                assert!((cc[k] - want).abs() < 1e-9, "lag {l}: {} vs {want}", cc[k]);
+            }
+        }
+        lag_correlations(&clipped, 60, 140, &mut p1, &mut p2, &mut cc);
+        assert!(cc.iter().all(|&c| c == 0.0), "constant windows: {cc:?}");
     }
 }
