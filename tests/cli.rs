@@ -569,12 +569,12 @@ fn private_paths_give_the_same_results_on_one_and_two_threads() {
 #[test]
 fn classifier_comparison_trains_every_model_on_the_same_folds() {
     let s = Study::new(&format!(
-        "{TINY}\n[train.centralized]\ncompare = [\"svm\", \"tree\", \"gaussian_nb\", \"knn\"]\n\n[report]\nbootstrap_resamples = 100\n"
+        "{TINY}\n[train.centralized]\ncompare = [\"svm\", \"tree\", \"gaussian_nb\", \"knn\", \"mlp\"]\n\n[report]\nbootstrap_resamples = 100\n"
     ));
     s.ok(&["run"]);
     let r = s.results();
     let rows = r["comparison"].as_array().unwrap();
-    assert_eq!(rows.len(), 10, "5 models x 2 protocols");
+    assert_eq!(rows.len(), 12, "6 models x 2 protocols");
     let exps = r["experiments"].as_array().unwrap();
     let loso: Vec<&serde_json::Value> = exps.iter().filter(|e| e["protocol"] == "loso").collect();
     for e in &loso {

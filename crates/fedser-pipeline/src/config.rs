@@ -184,10 +184,14 @@ mod tests {
         let e =
             Pipeline::parse("[train.centralized.svm]\ndegree = 3\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("degree") && e.contains("gamma"), "{e}");
-        let e = Pipeline::parse("[train.centralized]\nmodel = \"mlp\"\n", Path::new("p.toml"), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("train.centralized.model") && e.contains("fedser-federated"), "{e}");
+        let e = Pipeline::parse(
+            "[train.centralized]\nmodel = \"mlp\"\n[train.centralized.mlp]\nhidden = 0\n",
+            Path::new("p.toml"),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("train.centralized.mlp.hidden"), "{e}");
         let e = Pipeline::parse("[report]\nci_level = 1.5\n", Path::new("p.toml"), &[]).unwrap_err().to_string();
         assert!(e.contains("report.ci_level"), "{e}");
         let p =

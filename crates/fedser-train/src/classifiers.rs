@@ -457,6 +457,97 @@ fn knn_winner(votes: &[u32], dist: &[f64]) -> usize {
     best
 }
 
+// ---------------------------------------------------------------- MLP
+
+/// `[train.centralized.mlp]`: the one-hidden-layer perceptron of
+/// `fedser-federated` (ReLU, softmax output, mini-batch SGD), the same model
+/// code federated training uses with `[train.federated] model = "mlp"`,
+/// trained here on the pooled training rows.
+///
+/// | Name | Default | Purpose | Range |
+/// | :-- | :-- | :-- | :-- |
+/// | `hidden` | `64` | hidden units | `1..=4096` |
+/// | `epochs` | `30` | passes over the training rows | `1..=10000` |
+/// | `batch_size` | `32` | rows per SGD step | `1..=65536` |
+/// | `lr` | `0.01` | learning rate | `(0, 10]` |
+/// | `momentum` | `0.9` | heavy-ball momentum | `[0, 1)` |
+/// | `l2` | `1e-4` | weight decay | `[0, 1]` |
+/// | `seed` | `1` | initialisation and shuffling | any |
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlpParams {
+    /// Hidden units.
+    pub hidden: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// Weight decay.
+    pub l2: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for MlpParams {
+    fn default() -> Self {
+        Self { hidden: 64, epochs: 30, batch_size: 32, lr: 0.01, momentum: 0.9, l2: 1e-4, seed: 1 }
+    }
+}
+
+impl MlpParams {
+    pub(crate) fn validate(&self) -> Result<(), ParamError> {
+        let k = |n: &str| format!("train.centralized.mlp.{n}");
+        check((1..=4096).contains(&self.hidden), &k("hidden"), || {
+            format!("{} is out of range: must be in 1..=4096", self.hidden)
+        })?;
+        check((1..=10_000).contains(&self.epochs), &k("epochs"), || {
+            format!("{} is out of range: must be in 1..=10000", self.epochs)
+        })?;
+        check((1..=65_536).contains(&self.batch_size), &k("batch_size"), || {
+            format!("{} is out of range: must be in 1..=65536", self.batch_size)
+        })?;
+        check(self.lr > 0.0 && self.lr <= 10.0, &k("lr"), || {
+            format!("{} is out of range: must be in (0, 10]", self.lr)
+        })?;
+        check((0.0..1.0).contains(&self.momentum), &k("momentum"), || {
+            format!("{} is out of range: must be in [0, 1)", self.momentum)
+        })?;
+        check((0.0..=1.0).contains(&self.l2), &k("l2"), || format!("{} is out of range: must be in [0, 1]", self.l2))
+    }
+}
+
+struct Mlp(MlpParams);
+
+struct FittedMlp(fedser_federated::central::FlatModel);
+
+impl Classifier for Mlp {
+    fn fit(&self, x: ArrayView2<'_, f64>, y: &[usize], _n_classes: usize) -> Result<Box<dyn Fitted>, String> {
+        let p = &self.0;
+        let xf = x.mapv(|v| v as f32);
+        let ds = linfa::Dataset::new(xf, Array1::from(y.to_vec()));
+        let model = fedser_federated::central::SgdClassifier::new(fedser_federated::Arch::Mlp { hidden: p.hidden })
+            .epochs(p.epochs)
+            .batch_size(p.batch_size)
+            .lr(p.lr as f32)
+            .momentum(p.momentum as f32)
+            .l2(p.l2 as f32)
+            .seed(p.seed)
+            .fit(&ds)
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(FittedMlp(model)))
+    }
+}
+
+impl Fitted for FittedMlp {
+    fn predict(&self, x: ArrayView2<'_, f64>) -> Vec<usize> {
+        self.0.predict(&x.mapv(|v| v as f32)).to_vec()
+    }
+}
+
 // ---------------------------------------------------------------- registry
 
 pub(crate) fn svm(p: &SvmParams) -> Box<dyn Classifier> {
@@ -473,6 +564,10 @@ pub(crate) fn gaussian_nb(p: &GaussianNbParams) -> Box<dyn Classifier> {
 
 pub(crate) fn knn(p: &KnnParams) -> Box<dyn Classifier> {
     Box::new(Knn(p.clone()))
+}
+
+pub(crate) fn mlp(p: &MlpParams) -> Box<dyn Classifier> {
+    Box::new(Mlp(p.clone()))
 }
 
 /// Serialises a params struct into a JSON object (for results.json).
@@ -522,6 +617,7 @@ mod tests {
             ("gaussian_nb", gaussian_nb(&GaussianNbParams::default())),
             ("knn", knn(&KnnParams::default())),
             ("linfa_logistic", linfa_logistic(&LogisticParams::default())),
+            ("mlp", mlp(&MlpParams::default())),
         ];
         for (name, m) in models {
             let acc = accuracy(m.as_ref());
@@ -540,6 +636,16 @@ mod tests {
         let one: Vec<usize> = vec![0; 5];
         let e = svm(&SvmParams::default()).fit(x.select(Axis(0), &[0, 1, 2, 3, 4]).view(), &one, 3).err().unwrap();
         assert!(e.contains("at least 2 classes"), "{e}");
+    }
+
+    #[test]
+    fn mlp_is_seeded() {
+        let (x, y) = blobs(15, 5);
+        let p = MlpParams { hidden: 8, epochs: 5, ..MlpParams::default() };
+        let run = |p: &MlpParams| mlp(p).fit(x.view(), &y, 3).unwrap().predict(x.view());
+        assert_eq!(run(&p), run(&p));
+        let e = MlpParams { lr: 0.0, ..MlpParams::default() }.validate().unwrap_err();
+        assert_eq!(e.key, "train.centralized.mlp.lr");
     }
 
     #[test]

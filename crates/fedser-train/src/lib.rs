@@ -38,7 +38,9 @@ use fedser_core::{Protocol, Training};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use classifiers::{Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, SvmKernel, SvmParams, TreeParams};
+pub use classifiers::{
+    Classifier, Criterion, Fitted, GaussianNbParams, KnnParams, MlpParams, SvmKernel, SvmParams, TreeParams,
+};
 pub use fedser_federated::data::{load_features, load_partition, FeatureMatrix, Fold};
 use fedser_federated::data::{write_predictions, ExperimentCore, Prediction};
 pub use fedser_federated::FederatedParams;

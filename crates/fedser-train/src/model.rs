@@ -3,7 +3,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::classifiers::{self, Classifier, GaussianNbParams, KnnParams, SvmParams, TreeParams};
+use crate::classifiers::{self, Classifier, GaussianNbParams, KnnParams, MlpParams, SvmParams, TreeParams};
 use crate::softmax::{self, SoftmaxConfig};
 use crate::FeatureMatrix;
 use fedser_core::{check, ParamError};
@@ -33,11 +33,9 @@ pub enum ModelKind {
     GaussianNb,
     /// k nearest neighbours (linfa-nn, see [`KnnParams`]).
     Knn,
-    /// Slot for the multilayer perceptron of `fedser-federated` (the model
-    /// federated training uses, trained centrally for comparison). Accepted
-    /// by the parser so the pipeline file's vocabulary is stable, rejected by
-    /// [`CentralizedParams::validate`] until that crate provides it: then
-    /// this variant maps to its `Classifier` impl.
+    /// The one-hidden-layer perceptron of `fedser-federated` (the model
+    /// federated training uses), trained centrally by mini-batch SGD (see
+    /// [`MlpParams`]).
     Mlp,
 }
 
@@ -118,6 +116,7 @@ impl Default for LogisticParams {
 /// | `tree` | see [`TreeParams`] | params of `tree` |
 /// | `gaussian_nb` | see [`GaussianNbParams`] | params of `gaussian_nb` |
 /// | `knn` | see [`KnnParams`] | params of `knn` |
+/// | `mlp` | see [`MlpParams`] | params of `mlp` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CentralizedParams {
@@ -137,6 +136,8 @@ pub struct CentralizedParams {
     pub gaussian_nb: GaussianNbParams,
     /// kNN params.
     pub knn: KnnParams,
+    /// MLP params.
+    pub mlp: MlpParams,
 }
 
 impl Default for CentralizedParams {
@@ -150,6 +151,7 @@ impl Default for CentralizedParams {
             tree: TreeParams::default(),
             gaussian_nb: GaussianNbParams::default(),
             knn: KnnParams::default(),
+            mlp: MlpParams::default(),
         }
     }
 }
@@ -176,13 +178,7 @@ impl CentralizedParams {
         self.tree.validate()?;
         self.gaussian_nb.validate()?;
         self.knn.validate()?;
-        let mlp = || {
-            "`mlp` is the multilayer perceptron of fedser-federated, which this build does not include yet; \
-             use one of logistic, linfa_logistic, svm, tree, gaussian_nb, knn"
-                .to_owned()
-        };
-        check(self.model != ModelKind::Mlp, "train.centralized.model", mlp)?;
-        check(!self.compare.contains(&ModelKind::Mlp), "train.centralized.compare", mlp)?;
+        self.mlp.validate()?;
         let models = self.models();
         check(models.len() == self.compare.len() + 1, "train.centralized.compare", || {
             format!("lists a model twice or repeats `model` (\"{}\"): each model is trained once", self.model.name())
@@ -212,7 +208,7 @@ impl CentralizedParams {
             ModelKind::Tree => classifiers::to_json(&self.tree),
             ModelKind::GaussianNb => classifiers::to_json(&self.gaussian_nb),
             ModelKind::Knn => classifiers::to_json(&self.knn),
-            ModelKind::Mlp => serde_json::Map::new(),
+            ModelKind::Mlp => classifiers::to_json(&self.mlp),
         };
         if kind == ModelKind::Svm {
             params.insert("multiclass".into(), "one_vs_one".into());
@@ -226,7 +222,8 @@ impl CentralizedParams {
     #[must_use]
     pub fn classifier(&self, kind: ModelKind) -> Option<Box<dyn Classifier>> {
         match kind {
-            ModelKind::Logistic | ModelKind::Mlp => None,
+            ModelKind::Logistic => None,
+            ModelKind::Mlp => Some(classifiers::mlp(&self.mlp)),
             ModelKind::LinfaLogistic => Some(classifiers::linfa_logistic(&self.logistic)),
             ModelKind::Svm => Some(classifiers::svm(&self.svm)),
             ModelKind::Tree => Some(classifiers::tree(&self.tree)),
@@ -398,8 +395,9 @@ mod tests {
         assert_eq!(p.validate().unwrap_err().key, "train.centralized.compare");
         p.compare = vec![];
         p.model = ModelKind::Mlp;
-        let e = p.validate().unwrap_err();
-        assert!(e.key == "train.centralized.model" && e.message.contains("fedser-federated"), "{e}");
+        p.validate().unwrap();
+        p.mlp.hidden = 0;
+        assert_eq!(p.validate().unwrap_err().key, "train.centralized.mlp.hidden");
     }
 
     #[test]
@@ -411,7 +409,7 @@ mod tests {
         assert!(d["params"].get("alpha").is_none());
         assert_eq!(p.describe(ModelKind::Svm)["params"]["multiclass"], "one_vs_one");
         for k in ModelKind::ALL {
-            assert_eq!(p.classifier(k).is_none(), matches!(k, ModelKind::Logistic | ModelKind::Mlp), "{k:?}");
+            assert_eq!(p.classifier(k).is_none(), k == ModelKind::Logistic, "{k:?}");
         }
     }
 }
