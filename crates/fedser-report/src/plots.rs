@@ -17,6 +17,20 @@ fn e2s<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// The series legend every figure draws: framed, on a translucent white box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(e2s)
+}
+
 fn series_color(i: usize) -> RGBColor {
     const C: [RGBColor; 8] = [
         RGBColor(31, 119, 180),
@@ -143,13 +157,7 @@ pub(crate) fn per_actor(actors: &[ActorScore], chance: f64, title: &str) -> Plot
             .map_err(e2s)?
             .label(format!("chance ({:.1} %)", chance * 100.0))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RGBColor(160, 160, 160)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(e2s)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(e2s)?;
     }
     Ok(buf)
@@ -225,13 +233,7 @@ pub(crate) fn comparison(rows: &[&ComparisonRow], chance: f64, title: &str) -> P
         chart
             .draw_series(LineSeries::new(vec![(-0.5, chance), (n as f64 - 0.5, chance)], RGBColor(160, 160, 160)))
             .map_err(e2s)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(e2s)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         for (i, m) in models.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64, 0.0));
             root.draw(&Text::new(m.clone(), (px, py + 16), text_style(12, Pos::new(HPos::Center, VPos::Center))))
@@ -304,13 +306,7 @@ pub(crate) fn learning_curves(
             .map_err(e2s)?
             .label("chance")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RGBColor(170, 170, 170)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(e2s)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present().map_err(e2s)?;
     }
     Ok(buf)
@@ -337,7 +333,8 @@ pub(crate) fn privacy(rows: &[&PrivacyResult], chance: f64, title: &str) -> Plot
         chart.configure_mesh().x_desc("epsilon (log scale)").y_desc("UAR").draw().map_err(e2s)?;
         let mut dp: Vec<&&PrivacyResult> = rows.iter().filter(|r| r.epsilon.is_some_and(|e| e > 0.0)).collect();
         dp.sort_by(|a, b| a.epsilon.unwrap_or(0.0).total_cmp(&b.epsilon.unwrap_or(0.0)));
-        let series: [(&str, RGBColor, fn(&PrivacyResult) -> Option<f64>); 2] =
+        type Series = (&'static str, RGBColor, fn(&PrivacyResult) -> Option<f64>);
+        let series: [Series; 2] =
             [("emotion UAR", MALE, |r| Some(r.emotion_uar)), ("attack UAR", FEMALE, |r| r.attack_uar)];
         for (name, color, get) in series {
             let pts: Vec<(f64, f64)> = dp.iter().filter_map(|r| Some((r.epsilon.unwrap_or(lo), get(r)?))).collect();
@@ -358,13 +355,7 @@ pub(crate) fn privacy(rows: &[&PrivacyResult], chance: f64, title: &str) -> Plot
             .map_err(e2s)?
             .label("emotion chance")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RGBColor(170, 170, 170)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(e2s)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         root.present().map_err(e2s)?;
     }
     Ok(buf)
