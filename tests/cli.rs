@@ -567,6 +567,33 @@ fn private_paths_give_the_same_results_on_one_and_two_threads() {
 }
 
 #[test]
+fn both_feature_sets_are_compared_on_the_same_folds() {
+    let s = Study::new(&format!(
+        "{TINY}\n[features]\nset = \"both\"\n\n[train.centralized]\ncompare = [\"gaussian_nb\"]\n\n[report]\nbootstrap_resamples = 50\n"
+    ));
+    s.ok(&["run"]);
+    let r = s.results();
+    let rows = r["comparison"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "2 sets x 2 models x 2 protocols");
+    for set in ["compare16", "egemaps02"] {
+        assert_eq!(rows.iter().filter(|c| c["feature_set"] == set).count(), 4, "{set}");
+    }
+    let exps = r["experiments"].as_array().unwrap();
+    let by_id = |id: &str| exps.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("no {id}"));
+    assert_eq!(by_id("centralized-logistic-loso")["n_features"], 6373);
+    let e = by_id("centralized-logistic-egemaps02-loso");
+    assert_eq!((e["n_features"].as_u64(), e["feature_set"].as_str()), (Some(88), Some("egemaps02")));
+    // same test clips for both sets
+    let n = |e: &serde_json::Value| {
+        e["per_actor"].as_array().unwrap().iter().map(|a| a["n"].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(n(e), n(by_id("centralized-logistic-loso")));
+    // changing only the eGeMAPS table's inputs is seen by train: the set is part of its deps
+    let status = s.ok(&["status", "--set", "features.set=compare16"]);
+    assert!(status.contains("train      stale"), "{status}");
+}
+
+#[test]
 fn classifier_comparison_trains_every_model_on_the_same_folds() {
     let s = Study::new(&format!(
         "{TINY}\n[train.centralized]\ncompare = [\"svm\", \"tree\", \"gaussian_nb\", \"knn\", \"mlp\"]\n\n[report]\nbootstrap_resamples = 100\n"

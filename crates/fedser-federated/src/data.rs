@@ -169,31 +169,33 @@ pub struct Prediction {
     pub pred: usize,
 }
 
-/// Writes a training stage's two outputs into `out_dir`:
-/// `predictions.parquet` (`experiment, protocol, fold, file, actor, label,
+/// Writes a training stage's two outputs into `out_dir` (`parts`: the
+/// predictions of each feature matrix they index): `predictions.parquet` (`experiment, protocol, fold, file, actor, label,
 /// pred`, the schema the report reads) and `experiments.json`.
 ///
 /// # Errors
 /// [`TrainError`] when either file cannot be written.
 pub fn write_predictions<M: serde::Serialize>(
     out_dir: &Path,
-    fm: &FeatureMatrix,
-    preds: &[Prediction],
+    parts: &[(&FeatureMatrix, &[Prediction])],
     metas: &[M],
     meta: &[(&str, String)],
 ) -> Result<(), TrainError> {
     use fedser_cache::table::Column;
     let path = out_dir.join("predictions.parquet");
+    // every prediction with the feature matrix its row refers to
+    let rows: Vec<(&FeatureMatrix, &Prediction)> =
+        parts.iter().flat_map(|(fm, preds)| preds.iter().map(move |p| (*fm, p))).collect();
     let b = table::batch(
         &path,
         vec![
-            ("experiment".into(), Column::Str(preds.iter().map(|p| p.experiment.clone()).collect())),
-            ("protocol".into(), Column::Str(preds.iter().map(|p| p.protocol.as_str().to_owned()).collect())),
-            ("fold".into(), Column::I32(preds.iter().map(|p| p.fold).collect())),
-            ("file".into(), Column::Str(preds.iter().map(|p| fm.files[p.row].clone()).collect())),
-            ("actor".into(), Column::I32(preds.iter().map(|p| fm.actors[p.row]).collect())),
-            ("label".into(), Column::Str(preds.iter().map(|p| fm.classes[fm.labels[p.row]].clone()).collect())),
-            ("pred".into(), Column::Str(preds.iter().map(|p| fm.classes[p.pred].clone()).collect())),
+            ("experiment".into(), Column::Str(rows.iter().map(|(_, p)| p.experiment.clone()).collect())),
+            ("protocol".into(), Column::Str(rows.iter().map(|(_, p)| p.protocol.as_str().to_owned()).collect())),
+            ("fold".into(), Column::I32(rows.iter().map(|(_, p)| p.fold).collect())),
+            ("file".into(), Column::Str(rows.iter().map(|(fm, p)| fm.files[p.row].clone()).collect())),
+            ("actor".into(), Column::I32(rows.iter().map(|(fm, p)| fm.actors[p.row]).collect())),
+            ("label".into(), Column::Str(rows.iter().map(|(fm, p)| fm.classes[fm.labels[p.row]].clone()).collect())),
+            ("pred".into(), Column::Str(rows.iter().map(|(fm, p)| fm.classes[p.pred].clone()).collect())),
         ],
     )?;
     table::write_parquet(&path, &b, meta)?;

@@ -271,7 +271,7 @@ pub fn run_private(
             privacy: privacy_summary,
         });
     }
-    write_predictions(out_dir, &fm, &preds, &metas, meta)?;
+    write_predictions(out_dir, &[(&fm, &preds)], &metas, meta)?;
     Ok(metas)
 }
 

@@ -1,7 +1,7 @@
 //! Each stage's inputs (params + deps) and execution.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fedser_cache::{table, DepRecord};
 use fedser_ingest::CorpusLayout;
@@ -85,13 +85,15 @@ pub(crate) fn inputs(ctx: &Ctx<'_>, stage: StageName) -> Result<Inputs, Pipeline
             (to_table(stage, &p.partition)?, vec![need(ctx, stage, StageName::Ingest, "manifest.parquet")?])
         }
         // each training stage hashes only its own part of `[train]`
-        StageName::Train => (
-            to_table(stage, &p.train.centralized_key())?,
-            vec![
-                need(ctx, stage, StageName::Features, "features.parquet")?,
-                need(ctx, stage, StageName::Partition, "partition.parquet")?,
-            ],
-        ),
+        StageName::Train => {
+            // every feature-set table (set = "both": the comparison trains on each)
+            let mut deps = Vec::new();
+            for (_, file) in p.features.outputs() {
+                deps.push(need(ctx, stage, StageName::Features, file)?);
+            }
+            deps.push(need(ctx, stage, StageName::Partition, "partition.parquet")?);
+            (to_table(stage, &p.train.centralized_key())?, deps)
+        }
         StageName::Federate => {
             // `[privacy]` changes the federated runs, so it is part of the key
             #[derive(serde::Serialize)]
@@ -217,9 +219,16 @@ pub(crate) fn execute(
                     p("train", done, total);
                 }
             };
+            let tables: Vec<(&str, PathBuf)> = p
+                .features
+                .outputs()
+                .iter()
+                .map(|(set, file)| (set.name(), cache.join("features").join(file)))
+                .collect();
+            let tables: Vec<(&str, &Path)> = tables.iter().map(|(s, f)| (*s, f.as_path())).collect();
             let metas = fedser_train::run(
                 &p.train,
-                &cache.join("features").join("features.parquet"),
+                &tables,
                 &cache.join("partition").join("partition.parquet"),
                 &dir,
                 meta,

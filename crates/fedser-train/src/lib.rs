@@ -47,7 +47,7 @@ pub use fedser_federated::FederatedParams;
 pub use model::{CentralizedParams, LogisticParams, ModelKind};
 
 /// Recipe version of the train stage.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Errors of the train stage.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,8 @@ pub struct ExperimentMeta {
     /// Id, protocol, model, folds and timings (shared with the federate stage).
     #[serde(flatten)]
     pub core: ExperimentCore,
+    /// Feature set the model was trained on (`compare16`, `egemaps02`).
+    pub feature_set: String,
     /// Fit seconds summed over folds (standardisation included).
     pub fit_seconds: f64,
     /// Predict seconds summed over folds.
@@ -153,28 +155,61 @@ pub struct ExperimentMeta {
 /// [`TrainError`].
 pub fn run(
     params: &TrainParams,
-    features: &Path,
+    features: &[(&str, &Path)],
     partition: &Path,
     out_dir: &Path,
     meta: &[(&str, String)],
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<ExperimentMeta>, TrainError> {
-    let fm = load_features(features)?;
-    let folds = load_partition(partition, &fm)?;
     let spec = &params.centralized;
     let models = spec.models();
-    let total = folds.len() * models.len();
+    let mut tables = Vec::new();
+    for (set, path) in features {
+        let fm = load_features(path)?;
+        let folds = load_partition(partition, &fm)?;
+        tables.push((*set, fm, folds));
+    }
+    let total = tables.iter().map(|t| t.2.len()).sum::<usize>() * models.len();
     let done = AtomicUsize::new(0);
     let mut metas = Vec::new();
-    let mut preds: Vec<Prediction> = Vec::new();
+    let mut parts: Vec<Vec<Prediction>> = Vec::new();
+    for (si, (set, fm, folds)) in tables.iter().enumerate() {
+        let mut preds: Vec<Prediction> = Vec::new();
+        train_set(spec, &models, (si, set), fm, folds, (&done, total, progress), &mut preds, &mut metas)?;
+        parts.push(preds);
+    }
+    let parts: Vec<(&FeatureMatrix, &[Prediction])> =
+        tables.iter().zip(&parts).map(|(t, p)| (&t.1, p.as_slice())).collect();
+    write_predictions(out_dir, &parts, &metas, meta)?;
+    Ok(metas)
+}
+
+/// Every model on every protocol of one feature set. Experiment ids of the
+/// primary set (index 0) are `centralized-<model>-<protocol>`; further sets
+/// add their name: `centralized-<model>-<set>-<protocol>`.
+#[allow(clippy::too_many_arguments)]
+fn train_set(
+    spec: &CentralizedParams,
+    models: &[ModelKind],
+    (si, set): (usize, &str),
+    fm: &FeatureMatrix,
+    folds: &[Fold],
+    (done, total, progress): (&AtomicUsize, usize, &(dyn Fn(usize, usize) + Sync)),
+    preds: &mut Vec<Prediction>,
+    metas: &mut Vec<ExperimentMeta>,
+) -> Result<(), TrainError> {
     let mut protocols: Vec<Protocol> = folds.iter().map(|f| f.protocol).collect();
     protocols.dedup();
-    for &kind in &models {
+    for &kind in models {
         let t_prep = Instant::now();
-        let trainer = model::Trainer::new(spec, kind, &fm);
+        let trainer = model::Trainer::new(spec, kind, fm);
         tracing::debug!("train {}: prepared in {:.2} s", kind.name(), t_prep.elapsed().as_secs_f64());
         for &protocol in &protocols {
-            let id = format!("centralized-{}-{}", kind.name(), protocol.as_str());
+            let id = if si == 0 {
+                format!("centralized-{}-{}", kind.name(), protocol.as_str())
+            } else {
+                format!("centralized-{}-{set}-{}", kind.name(), protocol.as_str())
+            };
             let t0 = Instant::now();
             let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
             #[allow(clippy::type_complexity)]
@@ -221,11 +256,11 @@ pub fn run(
                     seconds,
                     fold_seconds,
                 },
+                feature_set: (*set).to_owned(),
                 fit_seconds,
                 predict_seconds,
             });
         }
     }
-    write_predictions(out_dir, &fm, &preds, &metas, meta)?;
-    Ok(metas)
+    Ok(())
 }
