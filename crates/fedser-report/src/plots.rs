@@ -17,6 +17,17 @@ fn e2s<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// The frame every figure shares: caption, margin, axis label areas.
+fn chart_builder<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    x_label_area: u32,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, ("sans-serif", 15)).margin(12).x_label_area_size(x_label_area).y_label_area_size(45);
+    b
+}
+
 /// The series legend every figure draws: framed, on a translucent white box.
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
@@ -119,13 +130,7 @@ pub(crate) fn per_actor(actors: &[ActorScore], chance: f64, title: &str) -> Plot
     {
         let root = SVGBackend::with_string(&mut buf, (w, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(e2s)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0f64..n as f64, 0f64..1f64)
-            .map_err(e2s)?;
+        let mut chart = chart_builder(&root, title, 30).build_cartesian_2d(0f64..n as f64, 0f64..1f64).map_err(e2s)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -185,13 +190,8 @@ pub(crate) fn comparison(rows: &[&ComparisonRow], chance: f64, title: &str) -> P
     {
         let root = SVGBackend::with_string(&mut buf, (w, 380)).into_drawing_area();
         root.fill(&WHITE).map_err(e2s)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(45)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..1f64)
-            .map_err(e2s)?;
+        let mut chart =
+            chart_builder(&root, title, 40).build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..1f64).map_err(e2s)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -271,13 +271,8 @@ pub(crate) fn learning_curves(
     {
         let root = SVGBackend::with_string(&mut buf, (760, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(e2s)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0f64..f64::from(max_round), 0f64..1f64)
-            .map_err(e2s)?;
+        let mut chart =
+            chart_builder(&root, title, 35).build_cartesian_2d(0f64..f64::from(max_round), 0f64..1f64).map_err(e2s)?;
         chart.configure_mesh().x_desc("round").y_desc("test UAR").draw().map_err(e2s)?;
         for (i, e) in federated.iter().enumerate() {
             let Some(c) = &e.curve else { continue };
@@ -323,13 +318,8 @@ pub(crate) fn privacy(rows: &[&PrivacyResult], chance: f64, title: &str) -> Plot
     {
         let root = SVGBackend::with_string(&mut buf, (760, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(e2s)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 15))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)
-            .map_err(e2s)?;
+        let mut chart =
+            chart_builder(&root, title, 35).build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64).map_err(e2s)?;
         chart.configure_mesh().x_desc("epsilon (log scale)").y_desc("UAR").draw().map_err(e2s)?;
         let mut dp: Vec<&&PrivacyResult> = rows.iter().filter(|r| r.epsilon.is_some_and(|e| e > 0.0)).collect();
         dp.sort_by(|a, b| a.epsilon.unwrap_or(0.0).total_cmp(&b.epsilon.unwrap_or(0.0)));
