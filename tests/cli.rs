@@ -635,3 +635,37 @@ fn classifier_comparison_trains_every_model_on_the_same_folds() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("forest") && err.contains("gaussian_nb"), "{err}");
 }
+
+#[test]
+fn nested_alpha_selection_is_recorded_per_fold_and_reported() {
+    let s = Study::new(&TINY.replace(
+        "max_iterations = 50",
+        "max_iterations = 50\nselect_alpha = [0.1, 10, 1000]\ninner_folds = 2\n\n[report]\nbootstrap_resamples = 50",
+    ));
+    s.ok(&["run"]);
+    let exps: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.path("cache/train/experiments.json")).unwrap()).unwrap();
+    for e in exps.as_array().unwrap() {
+        let sel = e["alpha_selection"].as_array().unwrap_or_else(|| panic!("no selection in {e}"));
+        assert_eq!(sel.len(), e["folds"].as_u64().unwrap() as usize, "one choice per outer fold: {e}");
+        for f in sel {
+            let scores = f["inner_uar"].as_array().unwrap();
+            // every candidate scored, largest alpha first; the winner has the best inner UAR
+            let alphas: Vec<f64> = scores.iter().map(|p| p[0].as_f64().unwrap()).collect();
+            assert_eq!(alphas, [1000.0, 10.0, 0.1]);
+            let best = scores.iter().map(|p| p[1].as_f64().unwrap()).fold(f64::MIN, f64::max);
+            let chosen = scores.iter().find(|p| p[0] == f["alpha"]).unwrap();
+            assert_eq!(chosen[1].as_f64().unwrap(), best, "{f}");
+        }
+        assert!(e["model"]["params"]["select_alpha"].is_array(), "{e}");
+    }
+    // LOSO with 3 actors: each outer fold's 2 training actors make the 2 inner folds
+    let r = s.results();
+    let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
+    assert!(md.contains("`centralized-logistic-loso`: alpha chosen per fold by inner cross-validation"), "{md}");
+    let loso = r["experiments"].as_array().unwrap().iter().find(|e| e["id"] == "centralized-logistic-loso").unwrap();
+    assert_eq!(loso["alpha_selection"].as_array().map(Vec::len), Some(3), "results.json keeps the choices");
+    // changing the candidates reruns train
+    let status = s.ok(&["status", "--set", "train.centralized.logistic.inner_folds=3"]);
+    assert!(status.contains("train      stale"), "{status}");
+}

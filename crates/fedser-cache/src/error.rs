@@ -61,7 +61,8 @@ pub enum CacheError {
 }
 
 impl CacheError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error of `op` ("cannot read", ...) on `path`.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { op, path: path.into(), source }
     }
 }

@@ -168,58 +168,118 @@ impl Drop for ParquetStream {
     }
 }
 
+/// Columns decoded at once by [`read_parquet`] and [`stream_columns`].
+///
+/// Every column being decoded holds its own zstd decompression context
+/// (about 100 KB), so reading a 6,373-column feature table in one pass costs
+/// over 600 MB before a single value is stored. Passes of this many columns
+/// bound that to about 25 MB.
+pub const COLUMNS_PER_PASS: usize = 256;
+
+/// The schema of a Parquet file (as arrow fields).
+///
+/// # Errors
+/// [`CacheError::Io`], [`CacheError::Parquet`].
+pub fn read_schema(path: &Path) -> Result<Arc<Schema>> {
+    let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| CacheError::Parquet { path: path.to_path_buf(), source })?;
+    Ok(builder.schema().clone())
+}
+
+/// Streams columns `columns` (indices of the file's top-level fields) in
+/// passes of at most `per_pass` columns, `batch_rows` rows at a time: `f`
+/// gets the first row of the chunk, the position in `columns` of the chunk's
+/// first column, and the chunk's arrays (in `columns` order). Every row
+/// group is read once per pass; only one pass's decoders are alive at a
+/// time, so memory is bounded by `per_pass x batch_rows`, not by the table.
+///
+/// # Errors
+/// [`CacheError::Io`], [`CacheError::Parquet`], [`CacheError::Arrow`], and
+/// whatever `f` returns.
+pub fn stream_columns(
+    path: &Path,
+    columns: &[usize],
+    per_pass: usize,
+    batch_rows: usize,
+    mut f: impl FnMut(usize, usize, &[ArrayRef]) -> Result<()>,
+) -> Result<()> {
+    let pq = |source| CacheError::Parquet { path: path.to_path_buf(), source };
+    for (p, pass) in columns.chunks(per_pass.max(1)).enumerate() {
+        let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let n_fields = builder.schema().fields().len();
+        if let Some(&bad) = pass.iter().find(|&&i| i >= n_fields) {
+            return Err(CacheError::Column {
+                path: path.to_path_buf(),
+                column: format!("#{bad}"),
+                problem: format!("is out of range: the table has {n_fields} columns"),
+            });
+        }
+        // the projection returns columns in file order: map them back to `pass` order
+        let mut sorted: Vec<usize> = pass.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let order: Vec<usize> = pass.iter().map(|i| sorted.binary_search(i).unwrap_or(0)).collect();
+        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+        let reader = builder.with_projection(mask).with_batch_size(batch_rows.max(1)).build().map_err(pq)?;
+        let mut row = 0;
+        for batch in reader {
+            let b = batch.map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })?;
+            let arrays: Vec<ArrayRef> = order.iter().map(|&j| b.column(j).clone()).collect();
+            f(row, p * per_pass.max(1), &arrays)?;
+            row += b.num_rows();
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole Parquet file into one batch, optionally only some columns
-/// (by name; unknown names are an error).
+/// (by name; unknown names are an error). Wide tables are read
+/// [`COLUMNS_PER_PASS`] columns at a time (see [`stream_columns`]).
 ///
 /// # Errors
 /// [`CacheError::Io`], [`CacheError::Parquet`], [`CacheError::Column`].
 pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch> {
-    let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
-    let pq = |source| CacheError::Parquet { path: path.to_path_buf(), source };
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
-    if let Some(cols) = columns {
-        let schema = builder.schema().clone();
-        let mut idx = Vec::with_capacity(cols.len());
-        for c in cols {
-            let i = schema.index_of(c).map_err(|_| CacheError::Column {
-                path: path.to_path_buf(),
-                column: (*c).to_owned(),
-                problem: "is missing".into(),
-            })?;
-            idx.push(i);
+    let schema = read_schema(path)?;
+    let idx: Vec<usize> = match columns {
+        Some(cols) => cols
+            .iter()
+            .map(|c| {
+                schema.index_of(c).map_err(|_| CacheError::Column {
+                    path: path.to_path_buf(),
+                    column: (*c).to_owned(),
+                    problem: "is missing".into(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => (0..schema.fields().len()).collect(),
+    };
+    let out_schema = Arc::new(Schema::new(idx.iter().map(|&i| schema.field(i).clone()).collect::<Vec<Field>>()));
+    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); idx.len()];
+    stream_columns(path, &idx, COLUMNS_PER_PASS, 1 << 16, |_, first, arrays| {
+        for (j, a) in arrays.iter().enumerate() {
+            parts[first + j].push(a.clone());
         }
-        let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), idx);
-        builder = builder.with_projection(mask);
+        Ok(())
+    })?;
+    if idx.is_empty() || parts.iter().any(Vec::is_empty) {
+        // no columns asked for, or a table without rows
+        return Ok(RecordBatch::new_empty(out_schema));
     }
-    let schema = builder.schema().clone();
-    let reader = builder.with_batch_size(1 << 16).build().map_err(pq)?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })?;
-    let out_schema = batches.first().map_or_else(
-        || {
-            let fields: Vec<Field> = match columns {
-                Some(cols) => cols.iter().filter_map(|c| schema.field_with_name(c).ok().cloned()).collect(),
-                None => schema.fields().iter().map(|f| f.as_ref().clone()).collect(),
-            };
-            Arc::new(Schema::new(fields))
-        },
-        RecordBatch::schema,
-    );
-    arrow_select_concat(&out_schema, &batches).map_err(|source| CacheError::Arrow { path: path.to_path_buf(), source })
-}
-
-fn arrow_select_concat(
-    schema: &Arc<Schema>,
-    batches: &[RecordBatch],
-) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
-    if batches.len() == 1 {
-        return Ok(batches[0].clone());
-    }
-    if batches.is_empty() {
-        return Ok(RecordBatch::new_empty(schema.clone()));
-    }
-    arrow_select::concat::concat_batches(schema, batches)
+    let arrow = |source| CacheError::Arrow { path: path.to_path_buf(), source };
+    let cols: Vec<ArrayRef> = parts
+        .iter()
+        .map(|p| match p.as_slice() {
+            [one] => Ok(one.clone()),
+            many => {
+                let refs: Vec<&dyn Array> = many.iter().map(AsRef::as_ref).collect();
+                arrow_select::concat::concat(&refs).map_err(arrow)
+            }
+        })
+        .collect::<Result<_>>()?;
+    // the file's nullability is what the arrays carry
+    RecordBatch::try_new(out_schema, cols).map_err(arrow)
 }
 
 /// Reads the key-value metadata of a Parquet file.
@@ -347,6 +407,64 @@ mod tests {
         drop(w);
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("s.parquet")]);
+    }
+
+    #[test]
+    fn wide_tables_are_read_in_column_passes_with_the_same_values() {
+        // wider than one pass, several row groups, a null: read_parquet and
+        // stream_columns must give back exactly what was written
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.parquet");
+        let (n, width) = (700, COLUMNS_PER_PASS * 2 + 3);
+        let value = |r: usize, j: usize| (r * 1000 + j) as f32 * 0.5;
+        let mut cols = vec![("file".to_owned(), Column::Str((0..n).map(|r| format!("c{r}")).collect()))];
+        for j in 0..width {
+            let v = (0..n).map(|r| (r != 5 || j != 1).then(|| value(r, j))).collect();
+            cols.push((format!("f{j}"), Column::OptF32(v)));
+        }
+        let b = batch(&p, cols).unwrap();
+        let schema = b.schema();
+        let mut w = ParquetStream::create(&p, schema, &[], 256).unwrap();
+        w.write(&b).unwrap();
+        w.finish().unwrap();
+        let r = read_parquet(&p, None).unwrap();
+        assert_eq!(r, b);
+        // a projection in another order than the file's
+        let proj = read_parquet(&p, Some(&["f500", "file", "f2"])).unwrap();
+        assert_eq!(proj.schema().field(0).name(), "f500");
+        assert_eq!(floats(&p, &proj, "f500").unwrap()[699], f64::from(value(699, 500)));
+        assert_eq!(strings(&p, &proj, "file").unwrap()[3], "c3");
+        // streaming, 7 columns x 100 rows at a time, columns in a chosen order
+        let want: Vec<usize> = (1..=width).rev().step_by(3).collect();
+        let mut got = vec![vec![f32::NAN; want.len()]; n];
+        let mut calls = 0;
+        stream_columns(&p, &want, 7, 100, |row0, first, arrays| {
+            calls += 1;
+            assert!(arrays.len() <= 7 && arrays[0].len() <= 100);
+            for (j, a) in arrays.iter().enumerate() {
+                let a = a.as_any().downcast_ref::<Float32Array>().unwrap();
+                for i in 0..a.len() {
+                    got[row0 + i][first + j] = if a.is_null(i) { -1.0 } else { a.value(i) };
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(calls >= want.len().div_ceil(7) * 7, "{calls} chunks");
+        for (r, row) in got.iter().enumerate() {
+            for (j, &c) in want.iter().enumerate() {
+                let expect = if r == 5 && c == 2 { -1.0 } else { value(r, c - 1) };
+                assert_eq!(row[j], expect, "row {r} column {c}");
+            }
+        }
+        let e = stream_columns(&p, &[width + 1], 7, 100, |_, _, _| Ok(())).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+        // a table without rows reads as an empty batch with its schema
+        let q = dir.path().join("empty.parquet");
+        let empty = batch(&q, vec![("file".into(), Column::Str(vec![])), ("x".into(), Column::F32(vec![]))]).unwrap();
+        write_parquet(&q, &empty, &[]).unwrap();
+        let r = read_parquet(&q, None).unwrap();
+        assert_eq!((r.num_rows(), r.num_columns()), (0, 2));
     }
 
     #[test]

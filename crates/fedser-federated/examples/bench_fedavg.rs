@@ -3,25 +3,30 @@
 //! client and all clients sampled, 1 local epoch of SGD with batch 16.
 //!
 //! ```text
-//! bench_fedavg FEATURES.parquet PARTITION.parquet [ROUNDS] [--export DIR]
+//! bench_fedavg FEATURES.parquet PARTITION.parquet [ROUNDS] [--export DIR] [--scratch DIR] [--in-memory]
 //! ```
-//! Streams the feature table (256 rows at a time, only training rows kept)
-//! so the matrix is the only large allocation. Prints one JSON line with
-//! the per-round seconds and peak memory. `--export DIR` writes `x.npy`
-//! (float32, rows x features, federated-standardised), `y.npy` and
-//! `client.npy` (int32) for `benches/numpy_fedavg.py`, then exits.
+//! As in a deployment, every client's rows stay on its "device": the feature
+//! table is streamed (256 columns x 1,024 rows at a time) into a scratch
+//! file (`--scratch`, default the system temp folder; unlinked, so nothing
+//! is left behind) with each client's rows together, federated-standardised
+//! there, and each client reads its own shard when it trains
+//! ([`fedser_federated::FeatureSource::Disk`]). So the process holds the
+//! model, the round's updates and the shards being trained on, not the
+//! corpus (`--in-memory` instead holds all rows in one matrix, as the
+//! federate stage does, to show what the disk shards cost). Prints one JSON line with the per-round seconds and peak memory.
+//! `--export DIR` writes `x.npy` (float32, rows x features,
+//! federated-standardised), `y.npy` and `client.npy` (int32) for
+//! `benches/numpy_fedavg.py`, then exits.
 #![allow(clippy::print_stdout, clippy::type_complexity, clippy::needless_range_loop)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow_array::{Array, Float32Array, Int32Array, Int64Array, StringArray};
+use fedser_federated::data::{feature_layout, stream_features};
 use fedser_federated::stats::{combine, ClientStats};
-use fedser_federated::{simulate, Arch, FederatedParams, Federation, Hooks, Shape, SimConfig};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use fedser_federated::{simulate, Arch, FeatureSource, FederatedParams, Federation, Hooks, RowFile, Shape, SimConfig};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -31,49 +36,6 @@ fn train_files(partition: &Path) -> Res<BTreeSet<String>> {
     let r = fedser_cache::table::strings(partition, &b, "role")?;
     let f = fedser_cache::table::strings(partition, &b, "file")?;
     Ok((0..p.len()).filter(|&i| p[i] == "speaker_dependent_70_30" && r[i] == "train").map(|i| f[i].clone()).collect())
-}
-
-/// (x row-major, d, labels, actors) of the training rows.
-fn load(features: &Path, keep: &BTreeSet<String>) -> Res<(Vec<f32>, usize, Vec<usize>, Vec<i32>)> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(features)?)?;
-    let schema = builder.schema().clone();
-    let feat: Vec<usize> = (0..schema.fields().len())
-        .filter(|&i| !fedser_core::columns::FEATURE_KEYS.contains(&schema.field(i).name().as_str()))
-        .collect();
-    let d = feat.len();
-    let mut x = Vec::with_capacity(keep.len() * d);
-    let (mut y, mut actors) = (Vec::new(), Vec::new());
-    let emotions = fedser_core::codes::EMOTIONS;
-    for batch in builder.with_batch_size(256).build()? {
-        let b = batch?;
-        let col = |n: &str| b.column_by_name(n).ok_or_else(|| format!("column {n} missing"));
-        let files = col("file")?.as_any().downcast_ref::<StringArray>().ok_or("file is not Utf8")?.clone();
-        let emo = col("emotion")?.as_any().downcast_ref::<StringArray>().ok_or("emotion is not Utf8")?.clone();
-        let act: Vec<i32> = match col("actor")?.as_any().downcast_ref::<Int32Array>() {
-            Some(a) => a.values().to_vec(),
-            None => col("actor")?
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or("actor is not an integer")?
-                .values()
-                .iter()
-                .map(|&v| v as i32)
-                .collect(),
-        };
-        let cols: Vec<&Float32Array> = feat
-            .iter()
-            .map(|&i| b.column(i).as_any().downcast_ref::<Float32Array>().ok_or("feature is not Float32"))
-            .collect::<Result<_, _>>()?;
-        for r in 0..b.num_rows() {
-            if !keep.contains(files.value(r)) {
-                continue;
-            }
-            x.extend(cols.iter().map(|c| if c.is_valid(r) && c.value(r).is_finite() { c.value(r) } else { 0.0 }));
-            y.push(emotions.iter().position(|e| *e == emo.value(r)).ok_or("unknown emotion")?);
-            actors.push(act[r]);
-        }
-    }
-    Ok((x, d, y, actors))
 }
 
 fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) -> Res<()> {
@@ -103,46 +65,108 @@ fn peak_mb() -> f64 {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let export = args.iter().position(|a| a == "--export").and_then(|i| args.get(i + 1)).map(PathBuf::from);
-    let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--") && Some(PathBuf::from(a)) != export).collect();
+    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let export = opt("--export");
+    let scratch = opt("--scratch").unwrap_or_else(std::env::temp_dir);
+    let pos: Vec<&String> = args
+        .iter()
+        .enumerate()
+        // flags, and the values of the flags that take one
+        .filter(|(i, a)| !(a.starts_with("--") || *i > 0 && ["--export", "--scratch"].contains(&args[i - 1].as_str())))
+        .map(|(_, a)| a)
+        .collect();
     let (Some(features), Some(partition)) = (pos.first(), pos.get(1)) else {
-        return Err("usage: bench_fedavg FEATURES.parquet PARTITION.parquet [ROUNDS] [--export DIR]".into());
+        return Err(
+            "usage: bench_fedavg FEATURES.parquet PARTITION.parquet [ROUNDS] [--export DIR] [--scratch DIR] [--in-memory]".into()
+        );
     };
     let rounds: u32 = pos.get(2).map_or(Ok(30), |r| r.parse())?;
+    let features = Path::new(features.as_str());
     let t_load = Instant::now();
     let keep = train_files(Path::new(partition.as_str()))?;
-    let (mut x, d, y, actors) = load(Path::new(features.as_str()), &keep)?;
-    let n = y.len();
+    let (keys, feat_idx, names) = feature_layout(features)?;
+    let d = feat_idx.len();
     let mut by: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-    for (r, &a) in actors.iter().enumerate() {
-        by.entry(a).or_default().push(r);
-    }
-    let clients: Vec<(i32, Vec<usize>)> = by.into_iter().collect();
-    // federated standardisation, then applied in place (the bench's numpy
-    // twin gets the same standardised matrix)
-    let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(&x, d, rows)).collect();
-    let st = combine(&stats, d);
-    for row in x.chunks_mut(d) {
-        for ((v, m), s) in row.iter_mut().zip(&st.mean).zip(&st.scale) {
-            *v = (*v - m) / s;
+    for (r, f) in keys.files.iter().enumerate() {
+        if keep.contains(f) {
+            by.entry(keys.actors[r]).or_default().push(r);
         }
     }
+    let clients: Vec<(i32, Vec<usize>)> = by.into_iter().collect();
+    // each client's rows together in the file: one read per client and round
+    let order: Vec<usize> = clients.iter().flat_map(|(_, rows)| rows.iter().copied()).collect();
+    let n = order.len();
+    let file = RowFile::create(&scratch, keys.files.len(), &order, d)?;
+    let mut failed = None;
+    stream_features(features, &feat_idx, &names, |row, first, values| {
+        if failed.is_none() {
+            failed = file.write(row, first, values).err();
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    // federated standardisation (clients send counts, sums, sums of squares),
+    // applied by every client to its own shard
+    let mut shard = Vec::new();
+    let mut stats = Vec::with_capacity(clients.len());
+    for (_, rows) in &clients {
+        file.read(rows, &mut shard)?;
+        stats.push(ClientStats::of(&shard, d, &(0..rows.len()).collect::<Vec<_>>()));
+    }
+    let st = combine(&stats, d);
+    for (_, rows) in &clients {
+        file.read(rows, &mut shard)?;
+        for (&r, row) in rows.iter().zip(shard.chunks_mut(d)) {
+            for ((v, m), s) in row.iter_mut().zip(&st.mean).zip(&st.scale) {
+                *v = (*v - m) / s;
+            }
+            file.write(r, 0, row)?;
+        }
+    }
+    drop(shard);
     let load_s = t_load.elapsed().as_secs_f64();
+    let y: Vec<usize> = {
+        let emotions = fedser_core::codes::EMOTIONS;
+        let label = |r: usize| -> Res<usize> {
+            let code = keys.classes.get(keys.labels[r]).ok_or("label out of range")?;
+            Ok(emotions.iter().position(|e| e == code).ok_or("unknown emotion")?)
+        };
+        (0..keys.files.len()).map(label).collect::<Res<_>>()?
+    };
     if let Some(dir) = export {
-        let xb: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut xb: Vec<u8> = Vec::with_capacity(n * d * 4);
+        let mut buf = Vec::new();
+        for (_, rows) in &clients {
+            file.read(rows, &mut buf)?;
+            xb.extend(buf.iter().flat_map(|v| v.to_le_bytes()));
+        }
         write_npy(&dir.join("x.npy"), "<f4", &[n, d], &xb)?;
         drop(xb);
-        let yb: Vec<u8> = y.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect();
+        let yb: Vec<u8> = order.iter().flat_map(|&r| (y[r] as i32).to_le_bytes()).collect();
         write_npy(&dir.join("y.npy"), "<i4", &[n], &yb)?;
-        let cb: Vec<u8> = actors.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let cb: Vec<u8> = order.iter().flat_map(|&r| keys.actors[r].to_le_bytes()).collect();
         write_npy(&dir.join("client.npy"), "<i4", &[n], &cb)?;
         println!("exported {n} x {d} to {}", dir.display());
         return Ok(());
     }
     let k = 6;
+    // `--in-memory`: the same rows as one matrix (the federate stage's layout),
+    // to measure what reading shards from disk costs
+    let in_memory = args.iter().any(|a| a == "--in-memory");
+    let mut x = Vec::new();
+    if in_memory {
+        let all: Vec<usize> = (0..keys.files.len()).filter(|&r| file.contains(r)).collect();
+        x.resize(keys.files.len() * d, 0.0);
+        let mut buf = Vec::new();
+        file.read(&all, &mut buf)?;
+        for (&r, row) in all.iter().zip(buf.chunks(d)) {
+            x[r * d..(r + 1) * d].copy_from_slice(row);
+        }
+    }
     let fed = Federation {
         shape: Shape { arch: Arch::Logistic, d, k },
-        x: &x,
+        x: if in_memory { FeatureSource::Memory(&x) } else { FeatureSource::Disk(&file) },
         y: &y,
         clients,
         test: &[],
@@ -165,7 +189,8 @@ fn main() -> Res<()> {
     let mut so = std::io::stdout().lock();
     writeln!(
         so,
-        "{{\"impl\": \"fedser\", \"rows\": {n}, \"features\": {d}, \"clients\": {}, \"rounds\": {rounds}, \"threads\": {}, \"load_seconds\": {load_s:.3}, \"round_seconds_mean\": {:.4}, \"round_seconds_median\": {:.4}, \"total_seconds\": {total:.3}, \"final_train_loss\": {loss:.4}, \"peak_mb\": {:.1}}}",
+        "{{\"impl\": \"fedser\", \"data\": \"{}\", \"rows\": {n}, \"features\": {d}, \"clients\": {}, \"rounds\": {rounds}, \"threads\": {}, \"load_seconds\": {load_s:.3}, \"round_seconds_mean\": {:.4}, \"round_seconds_median\": {:.4}, \"total_seconds\": {total:.3}, \"final_train_loss\": {loss:.4}, \"peak_mb\": {:.1}}}",
+        if in_memory { "memory" } else { "disk shards" },
         fed.clients.len(),
         rayon::current_num_threads(),
         fit.iter().sum::<f64>() / fit.len().max(1) as f64,

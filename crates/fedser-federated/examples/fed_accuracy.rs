@@ -59,8 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|f| {
                 let clients = clients_of(f, &fm.actors);
                 let stats: Vec<ClientStats> = clients.iter().map(|(_, r)| ClientStats::of(x, d, r)).collect();
-                let fed =
-                    Federation { shape, x, y: &fm.labels, standardizer: combine(&stats, d), test: &f.test, clients };
+                let fed = Federation {
+                    shape,
+                    x: x.into(),
+                    y: &fm.labels,
+                    standardizer: combine(&stats, d),
+                    test: &f.test,
+                    clients,
+                };
                 let cfg = SimConfig {
                     rounds: p.rounds,
                     seed: p.seed,

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use arrow_array::Array;
 use fedser_cache::table;
 use fedser_core::{codes, columns, Protocol};
 use ndarray::Array2;
@@ -32,7 +33,42 @@ pub struct FeatureMatrix {
 /// [`TrainError`] for unreadable tables, unknown emotions or non-float
 /// feature columns.
 pub fn load_features(path: &Path) -> Result<FeatureMatrix, TrainError> {
-    let b = table::read_parquet(path, None)?;
+    let (keys, feat_idx, names) = feature_layout(path)?;
+    let n = keys.files.len();
+    let mut x = Array2::<f32>::zeros((n, feat_idx.len()));
+    {
+        let d = feat_idx.len();
+        let flat = x.as_slice_mut().ok_or_else(|| TrainError::Data {
+            path: path.to_path_buf(),
+            message: "feature matrix is not contiguous".into(),
+        })?;
+        stream_features(path, &feat_idx, &names, |row, first, values| {
+            flat[row * d + first..row * d + first + values.len()].copy_from_slice(values);
+        })?;
+    }
+    Ok(FeatureMatrix { files: keys.files, actors: keys.actors, labels: keys.labels, classes: keys.classes, names, x })
+}
+
+/// The key columns of a feature table, labels resolved.
+#[derive(Debug, Clone)]
+pub struct FeatureKeys {
+    /// File names (row order of the table).
+    pub files: Vec<String>,
+    /// Actor ids.
+    pub actors: Vec<i32>,
+    /// Label index into `classes`.
+    pub labels: Vec<usize>,
+    /// Emotion codes present, in CREMA-D label order.
+    pub classes: Vec<String>,
+}
+
+/// The key columns of `features.parquet`, the indices of its feature
+/// columns (every column not in [`columns::FEATURE_KEYS`]) and their names.
+///
+/// # Errors
+/// [`TrainError`] for unreadable tables or unknown emotions.
+pub fn feature_layout(path: &Path) -> Result<(FeatureKeys, Vec<usize>, Vec<String>), TrainError> {
+    let b = table::read_parquet(path, Some(&[columns::FILE, columns::ACTOR, columns::EMOTION]))?;
     let files = table::strings(path, &b, columns::FILE)?;
     let actors: Vec<i32> = table::ints(path, &b, columns::ACTOR)?.into_iter().map(|a| a.unwrap_or(0) as i32).collect();
     let emotions = table::strings(path, &b, columns::EMOTION)?;
@@ -47,21 +83,50 @@ pub fn load_features(path: &Path) -> Result<FeatureMatrix, TrainError> {
                 .ok_or_else(|| TrainError::Data { path: path.to_path_buf(), message: format!("unknown emotion `{e}`") })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let schema = b.schema();
+    let schema = table::read_schema(path)?;
     let feat_idx: Vec<usize> = (0..schema.fields().len())
         .filter(|&i| !columns::FEATURE_KEYS.contains(&schema.field(i).name().as_str()))
         .collect();
-    let n = b.num_rows();
-    let mut x = Array2::<f32>::zeros((n, feat_idx.len()));
-    let mut names = Vec::with_capacity(feat_idx.len());
-    for (j, &i) in feat_idx.iter().enumerate() {
-        names.push(schema.field(i).name().clone());
-        let col = table::f32_column(path, &b, i)?;
-        for (r, v) in col.values().iter().enumerate() {
-            x[[r, j]] = if v.is_finite() { *v } else { 0.0 };
+    let names = feat_idx.iter().map(|&i| schema.field(i).name().clone()).collect();
+    Ok((FeatureKeys { files, actors, labels, classes }, feat_idx, names))
+}
+
+/// Streams the feature columns `feat_idx` (named `names`) of `path` row by row in column
+/// passes ([`table::COLUMNS_PER_PASS`]): `sink(row, first, values)` gets the
+/// values of features `first..first + values.len()` of one row, non-finite
+/// values and nulls as 0. Memory is one pass of 1,024 rows, whatever the
+/// table's size.
+///
+/// # Errors
+/// [`TrainError`] for unreadable tables and non-float feature columns.
+pub fn stream_features(
+    path: &Path,
+    feat_idx: &[usize],
+    names: &[String],
+    mut sink: impl FnMut(usize, usize, &[f32]),
+) -> Result<(), TrainError> {
+    let mut buf: Vec<f32> = Vec::new();
+    table::stream_columns(path, feat_idx, table::COLUMNS_PER_PASS, 1024, |row0, first, arrays| {
+        let cols: Vec<&arrow_array::Float32Array> = arrays
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                a.as_any().downcast_ref::<arrow_array::Float32Array>().ok_or_else(|| fedser_cache::CacheError::Column {
+                    path: path.to_path_buf(),
+                    column: names.get(first + j).cloned().unwrap_or_else(|| format!("#{}", feat_idx[first + j])),
+                    problem: "is not Float32".into(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let rows = cols.first().map_or(0, |c| c.len());
+        for r in 0..rows {
+            buf.clear();
+            buf.extend(cols.iter().map(|c| if c.is_valid(r) && c.value(r).is_finite() { c.value(r) } else { 0.0 }));
+            sink(row0 + r, first, &buf);
         }
-    }
-    Ok(FeatureMatrix { files, actors, labels, classes, names, x })
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// One fold of one protocol: row indices into the [`FeatureMatrix`].

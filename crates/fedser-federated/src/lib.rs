@@ -62,6 +62,7 @@ pub mod kernel;
 pub mod model;
 mod params;
 pub mod privacy;
+pub mod rowfile;
 pub mod server;
 pub mod sgd;
 pub mod stage;
@@ -73,12 +74,13 @@ pub use model::{Arch, Shape, Standardizer};
 pub use params::{
     FaultParams, FederatedParams, LocalParams, ModelName, ServerParams, StragglerPolicy, StrategyKind, Weighting,
 };
-pub use server::{simulate, Federation, RoundRecord, SimConfig, SimOutcome};
+pub use rowfile::RowFile;
+pub use server::{simulate, FeatureSource, Federation, RoundRecord, SimConfig, SimOutcome};
 pub use stage::run;
 pub use strategy::{FitFailure, FitIns, FitRes, Strategy};
 
 /// Recipe version of the federate stage.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// A client: the actor id.
 pub type ClientId = i32;

@@ -70,6 +70,11 @@ impl Standardizer {
 /// Reusable buffers of one gradient evaluation (one per client thread).
 #[derive(Debug, Default)]
 pub struct Scratch {
+    /// `1 / scale` of the standardiser whose `scale` is `inv_of` (computed
+    /// when the scale changes, not once per mini-batch).
+    inv32: Vec<f32>,
+    inv64: Vec<f64>,
+    inv_of: Vec<f32>,
     vt: Vec<f32>,
     gvt: Vec<f32>,
     c: Vec<f32>,
@@ -133,22 +138,39 @@ impl Shape {
     }
 
     /// `Vᵀ` (stride [`kernel::stride`]) and `c` of the first layer.
-    fn fold_first_layer(&self, theta: &[f32], st: &Standardizer, vt: &mut Vec<f32>, c: &mut Vec<f32>) {
+    ///
+    /// This runs once per mini-batch, so it is written for speed: `c`'s dot
+    /// product accumulates in four independent f64 lanes (a single running
+    /// sum is one long dependency chain), and `vt` is only zero-filled where
+    /// it grows (the stride padding is never written, so it stays zero).
+    fn fold_first_layer(&self, theta: &[f32], mean: &[f32], inv_scale: &[f32], vt: &mut Vec<f32>, c: &mut Vec<f32>) {
+        const LANES: usize = 4;
         let (d, m) = (self.d, self.width());
         let dp = kernel::stride(d);
-        vt.clear();
-        vt.resize(m * dp, 0.0);
+        if vt.len() != m * dp {
+            vt.clear();
+            vt.resize(m * dp, 0.0);
+        }
         c.clear();
+        let body = d / LANES * LANES;
         for q in 0..m {
             let w = &theta[q * d..(q + 1) * d];
             let row = &mut vt[q * dp..q * dp + d];
-            let mut cq = f64::from(theta[m * d + q]);
-            for j in 0..d {
-                let v = w[j] / st.scale[j];
-                row[j] = v;
-                cq -= f64::from(st.mean[j]) * f64::from(v);
+            // two simple loops, so each one vectorises
+            for ((r, &w), &s) in row.iter_mut().zip(w).zip(inv_scale) {
+                *r = w * s;
             }
-            c.push(cq as f32);
+            let mut acc = [0f64; LANES];
+            for (r, mu) in row[..body].chunks_exact(LANES).zip(mean[..body].chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    acc[l] += f64::from(mu[l]) * f64::from(r[l]);
+                }
+            }
+            for j in body..d {
+                acc[j - body] += f64::from(mean[j]) * f64::from(row[j]);
+            }
+            let dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            c.push((f64::from(theta[m * d + q]) - dot) as f32);
         }
     }
 
@@ -174,8 +196,13 @@ impl Shape {
         assert_eq!(grad.len(), self.n_params());
         let (d, k, m) = (self.d, self.k, self.width());
         let dp = kernel::stride(d);
-        let Scratch { vt, gvt, c, gc, a, l, g2 } = s;
-        self.fold_first_layer(theta, st, vt, c);
+        if s.inv_of != st.scale {
+            s.inv64 = st.scale.iter().map(|&v| 1.0 / f64::from(v)).collect();
+            s.inv32 = s.inv64.iter().map(|&v| v as f32).collect();
+            s.inv_of.clone_from(&st.scale);
+        }
+        let Scratch { inv32, inv64, vt, gvt, c, gc, a, l, g2, .. } = s;
+        self.fold_first_layer(theta, &st.mean, inv32, vt, c);
         gvt.clear();
         gvt.resize(m * dp, 0.0);
         gc.clear();
@@ -233,9 +260,11 @@ impl Shape {
         }
         // first layer: dW = (Σ g xᵀ - m Σ g) / s, db = Σ g
         for q in 0..m {
-            for j in 0..d {
-                grad[q * d + j] =
-                    ((f64::from(gvt[q * dp + j]) - f64::from(st.mean[j]) * gc[q]) / f64::from(st.scale[j])) as f32;
+            let gq = gc[q];
+            for (((g, &gv), &mu), &inv) in
+                grad[q * d..(q + 1) * d].iter_mut().zip(&gvt[q * dp..q * dp + d]).zip(&st.mean).zip(inv64.iter())
+            {
+                *g = ((f64::from(gv) - f64::from(mu) * gq) * inv) as f32;
             }
             grad[m * d + q] = gc[q] as f32;
         }
@@ -248,7 +277,8 @@ impl Shape {
         let (d, k, m) = (self.d, self.k, self.width());
         let mut vt = Vec::new();
         let mut c = Vec::new();
-        self.fold_first_layer(theta, st, &mut vt, &mut c);
+        let inv: Vec<f32> = st.scale.iter().map(|&v| (1.0 / f64::from(v)) as f32).collect();
+        self.fold_first_layer(theta, &st.mean, &inv, &mut vt, &mut c);
         let dp = kernel::stride(d);
         let v = Array2::from_shape_fn((d, m), |(j, q)| vt[q * dp + j]);
         let mut z = x.dot(&v);

@@ -747,7 +747,7 @@ mod tests {
         let stats: Vec<ClientStats> = clients.iter().map(|(_, r)| ClientStats::of(&x, 8, r)).collect();
         let fed = Federation {
             shape: Shape { arch: Arch::Logistic, d: 8, k: 3 },
-            x: &x,
+            x: crate::FeatureSource::Memory(&x),
             y: &y,
             clients: clients.clone(),
             test: &test,

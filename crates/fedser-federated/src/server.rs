@@ -26,6 +26,7 @@ use rayon::prelude::*;
 use crate::hooks::{Hooks, PlainAggregator};
 use crate::model::{Shape, Standardizer};
 use crate::params::{FaultParams, StragglerPolicy};
+use crate::rowfile::RowFile;
 use crate::sgd::{self, Rows};
 use crate::strategy::{FitFailure, FitRes, Strategy};
 use crate::{ClientId, FedError};
@@ -63,13 +64,30 @@ pub fn rng_for(seed: u64, stream: u64, round: u32, client: ClientId, purpose: Pu
     ChaCha8Rng::seed_from_u64(h)
 }
 
+/// Where the feature rows of a federation live.
+#[derive(Debug, Clone, Copy)]
+pub enum FeatureSource<'a> {
+    /// One row-major matrix in memory, shared by all clients.
+    Memory(&'a [f32]),
+    /// A scratch file: each client reads its shard when it trains, and the
+    /// server reads its test rows in blocks, so only the shards in use are
+    /// in memory. Results are identical to [`FeatureSource::Memory`].
+    Disk(&'a RowFile),
+}
+
+impl<'a> From<&'a [f32]> for FeatureSource<'a> {
+    fn from(x: &'a [f32]) -> Self {
+        Self::Memory(x)
+    }
+}
+
 /// The simulated federation of one fold.
 #[derive(Debug, Clone)]
 pub struct Federation<'a> {
     /// Model shape.
     pub shape: Shape,
-    /// Features, row-major, `shape.d` columns (shared by all clients).
-    pub x: &'a [f32],
+    /// Features, `shape.d` columns per row (rows index `y`).
+    pub x: FeatureSource<'a>,
     /// Label of every row.
     pub y: &'a [usize],
     /// Clients in ascending id order with their training rows.
@@ -163,16 +181,37 @@ pub fn check_update(update: &[f32], n_params: usize, max_norm: f64) -> Option<St
     None
 }
 
-fn evaluate(fed: &Federation<'_>, params: &[f32]) -> (Vec<usize>, Vec<Vec<u64>>, f64, f64) {
-    let n = fed.y.len();
-    let Ok(x) = ArrayView2::from_shape((n, fed.shape.d), fed.x) else {
-        return (Vec::new(), Vec::new(), f64::NAN, f64::NAN);
+/// Test predictions, confusion counts, UAR and accuracy of a model.
+type Evaluation = (Vec<usize>, Vec<Vec<u64>>, f64, f64);
+
+fn evaluate(fed: &Federation<'_>, params: &[f32]) -> Result<Evaluation, FedError> {
+    let d = fed.shape.d;
+    let pred = match fed.x {
+        FeatureSource::Memory(x) => {
+            let Ok(x) = ArrayView2::from_shape((fed.y.len(), d), x) else {
+                return Ok((Vec::new(), Vec::new(), f64::NAN, f64::NAN));
+            };
+            fed.shape.predict_rows(params, x, fed.test, &fed.standardizer)
+        }
+        FeatureSource::Disk(file) => {
+            const BLOCK: usize = 256;
+            let mut pred = Vec::with_capacity(fed.test.len());
+            let mut buf = Vec::new();
+            for chunk in fed.test.chunks(BLOCK) {
+                file.read(chunk, &mut buf)?;
+                let local: Vec<usize> = (0..chunk.len()).collect();
+                let Ok(x) = ArrayView2::from_shape((chunk.len(), d), &buf[..]) else {
+                    return Ok((Vec::new(), Vec::new(), f64::NAN, f64::NAN));
+                };
+                pred.extend(fed.shape.predict_rows(params, x, &local, &fed.standardizer));
+            }
+            pred
+        }
     };
-    let pred = fed.shape.predict_rows(params, x, fed.test, &fed.standardizer);
     let truth: Vec<usize> = fed.test.iter().map(|&r| fed.y[r]).collect();
     let conf = metrics::confusion(&truth, &pred, fed.shape.k);
     let s = metrics::scores(&conf);
-    (pred, conf, s.uar, s.accuracy)
+    Ok((pred, conf, s.uar, s.accuracy))
 }
 
 /// Runs `cfg.rounds` rounds of `strategy` on `fed`.
@@ -182,14 +221,18 @@ fn evaluate(fed: &Federation<'_>, params: &[f32]) -> (Vec<usize>, Vec<Vec<u64>>,
 /// error).
 ///
 /// # Panics
-/// When `fed.x` does not hold `fed.y.len()` rows of `fed.shape.d` features.
+/// When an in-memory `fed.x` does not hold `fed.y.len()` rows of
+/// `fed.shape.d` features, or a row file's rows are not `fed.shape.d` wide.
 pub fn simulate(
     fed: &Federation<'_>,
     strategy: &mut dyn Strategy,
     cfg: &SimConfig,
     hooks: Hooks<'_>,
 ) -> Result<SimOutcome, FedError> {
-    assert_eq!(fed.x.len(), fed.y.len() * fed.shape.d, "feature matrix shape");
+    match fed.x {
+        FeatureSource::Memory(x) => assert_eq!(x.len(), fed.y.len() * fed.shape.d, "feature matrix shape"),
+        FeatureSource::Disk(f) => assert_eq!(f.d(), fed.shape.d, "row file width"),
+    }
     let np = fed.shape.n_params();
     let plain = PlainAggregator;
     let aggregator = hooks.aggregator.unwrap_or(&plain);
@@ -200,7 +243,7 @@ pub fn simulate(
     };
     let mut history = Vec::with_capacity(cfg.rounds as usize + 1);
     let t = Instant::now();
-    let (mut pred, conf, uar, acc) = evaluate(fed, &global);
+    let (mut pred, conf, uar, acc) = evaluate(fed, &global)?;
     let r0 = RoundRecord {
         round: 0,
         sampled: 0,
@@ -231,16 +274,18 @@ pub fn simulate(
         let plan = strategy.configure_fit(round, &global, &available, &mut srng);
         let outcomes: Vec<(ClientId, Result<FitRes, FitFailure>, bool)> = plan
             .par_iter()
-            .map(|(c, ins)| {
+            // one shard buffer per worker, reused: a fresh one per client would
+            // page-fault its way through every shard each round
+            .map_init(Vec::new, |shard, (c, ins)| {
                 let c = *c;
                 let mut frng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Fault);
                 let (u_drop, u_slow, u_bad): (f64, f64, f64) = (frng.gen(), frng.gen(), frng.gen());
                 if u_drop < f.dropout {
-                    return (c, Err(FitFailure::Dropped), false);
+                    return Ok((c, Err(FitFailure::Dropped), false));
                 }
                 let slow = u_slow < f.stragglers;
                 if slow && f.straggler_policy == StragglerPolicy::Drop {
-                    return (c, Err(FitFailure::Straggler), true);
+                    return Ok((c, Err(FitFailure::Straggler), true));
                 }
                 let rows = rows_of(c);
                 let mut local = ins.local.clone();
@@ -249,14 +294,26 @@ pub fn simulate(
                     local.max_steps = Some(((full as f64 * f.straggler_work).ceil() as usize).max(1));
                 }
                 let mut rng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Shuffle);
-                let out = sgd::train(
-                    &fed.shape,
-                    &global,
-                    Rows { x: fed.x, y: fed.y, rows },
-                    &fed.standardizer,
-                    &local,
-                    &mut rng,
-                );
+                let out = match fed.x {
+                    FeatureSource::Memory(x) => {
+                        sgd::train(&fed.shape, &global, Rows { x, y: fed.y, rows }, &fed.standardizer, &local, &mut rng)
+                    }
+                    FeatureSource::Disk(file) => {
+                        // the client's shard, read when it trains; local row
+                        // numbers shuffle exactly as the table's would
+                        file.read(rows, shard)?;
+                        let y: Vec<usize> = rows.iter().map(|&r| fed.y[r]).collect();
+                        let local_rows: Vec<usize> = (0..rows.len()).collect();
+                        sgd::train(
+                            &fed.shape,
+                            &global,
+                            Rows { x: shard, y: &y, rows: &local_rows },
+                            &fed.standardizer,
+                            &local,
+                            &mut rng,
+                        )
+                    }
+                };
                 let mut update: Vec<f32> = out.params.iter().zip(&global).map(|(a, b)| a - b).collect();
                 if u_bad < f.corrupt {
                     update.fill(f32::NAN);
@@ -269,9 +326,9 @@ pub fn simulate(
                         &mut rng_for(cfg.seed, cfg.stream, round, c, Purpose::Transform),
                     );
                 }
-                (c, Ok(FitRes { update, num_examples: rows.len(), loss: out.loss }), slow)
+                Ok((c, Ok(FitRes { update, num_examples: rows.len(), loss: out.loss }), slow))
             })
-            .collect();
+            .collect::<Result<_, FedError>>()?;
         let mut results = Vec::new();
         let mut failures = Vec::new();
         let (mut dropped, mut stragglers, mut rejected, mut reported) = (0, 0, 0, 0);
@@ -321,7 +378,7 @@ pub fn simulate(
         }
         let fit_seconds = t_fit.elapsed().as_secs_f64();
         let t_eval = Instant::now();
-        let (p, conf, uar, acc) = evaluate(fed, &global);
+        let (p, conf, uar, acc) = evaluate(fed, &global)?;
         pred = p;
         let rec = RoundRecord {
             round,
@@ -385,7 +442,7 @@ mod tests {
         let stats: Vec<ClientStats> = t.clients.iter().map(|(_, r)| ClientStats::of(&t.x, 12, r)).collect();
         Federation {
             shape: Shape { arch, d: 12, k: 3 },
-            x: &t.x,
+            x: FeatureSource::Memory(&t.x),
             y: &t.y,
             clients: t.clients.clone(),
             test: &t.test,
@@ -503,6 +560,47 @@ mod tests {
     }
 
     #[test]
+    fn clients_reading_shards_from_disk_give_the_in_memory_results() {
+        // faults, sampling and momentum on: every draw must line up
+        let t = toy();
+        let mem = fed(&t, Arch::Mlp { hidden: 5 });
+        let mut p = params();
+        p.local.momentum = 0.9;
+        let untimed = |mut o: SimOutcome| {
+            for r in &mut o.history {
+                (r.fit_seconds, r.eval_seconds) = (0.0, 0.0);
+            }
+            o
+        };
+        let want = untimed(run(&mem, &p, 2, Hooks::default()));
+        assert!(want.history.iter().any(|r| r.stragglers > 0 || r.dropped > 0), "faults exercised");
+        let dir = tempfile::tempdir().unwrap();
+        // rows stored client by client (then the test rows), as a deployment would hold them
+        let order: Vec<usize> =
+            t.clients.iter().flat_map(|(_, r)| r.iter().copied()).chain(t.test.iter().copied()).collect();
+        let file = RowFile::create(dir.path(), t.y.len(), &order, 12).unwrap();
+        for (r, row) in t.x.chunks(12).enumerate() {
+            file.write(r, 0, &row[..7]).unwrap();
+            file.write(r, 7, &row[7..]).unwrap();
+        }
+        let disk = Federation { x: FeatureSource::Disk(&file), ..mem.clone() };
+        for threads in [1, 2] {
+            let got = untimed(run(&disk, &p, threads, Hooks::default()));
+            // Debug text: round 0's NaN loss compares unequal to itself
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{threads} threads");
+        }
+        // a test row the file does not hold is an error, not a silent gap
+        let partial = RowFile::create(dir.path(), t.y.len(), &order[..order.len() - 1], 12).unwrap();
+        for (r, row) in t.x.chunks(12).enumerate() {
+            partial.write(r, 0, row).unwrap();
+        }
+        let cfg = SimConfig { rounds: 1, seed: 1, stream: 0, faults: FaultParams::default(), max_update_norm: 0.0 };
+        let bad = Federation { x: FeatureSource::Disk(&partial), ..mem.clone() };
+        let e = simulate(&bad, crate::strategy::from_params(&p).as_mut(), &cfg, Hooks::default()).unwrap_err();
+        assert!(e.to_string().contains("is not in the row file"), "{e}");
+    }
+
+    #[test]
     fn fedavg_round_equals_hand_computed_weighted_average() {
         // one round, no faults: the new model is Σ n_i w_i / Σ n_i of the clients' local models
         let t = toy();
@@ -526,7 +624,7 @@ mod tests {
             let out = crate::sgd::train(
                 &f.shape,
                 &start,
-                Rows { x: f.x, y: f.y, rows },
+                Rows { x: &t.x, y: f.y, rows },
                 &f.standardizer,
                 &local,
                 &mut rng_for(p.seed, 7, 1, *c, Purpose::Shuffle),

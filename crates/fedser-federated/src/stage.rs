@@ -191,8 +191,14 @@ pub fn run_private(
                     source: Box::new(e),
                 })?;
                 let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(x, d, rows)).collect();
-                let fed =
-                    Federation { shape, x, y: &fm.labels, standardizer: combine(&stats, d), test: &f.test, clients };
+                let fed = Federation {
+                    shape,
+                    x: x.into(),
+                    y: &fm.labels,
+                    standardizer: combine(&stats, d),
+                    test: &f.test,
+                    clients,
+                };
                 let mut strat = strategy::from_params(params);
                 let cfg = SimConfig {
                     rounds: params.rounds,

@@ -192,6 +192,11 @@ pub struct ExperimentResult {
     /// Predict seconds summed over folds.
     #[serde(default)]
     pub predict_seconds: Option<f64>,
+    /// Centralized logistic with `select_alpha`: per outer fold, the alpha
+    /// chosen by inner cross-validation and every candidate's inner UAR
+    /// (`{fold, alpha, inner_uar: [[alpha, uar], ...]}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpha_selection: Vec<serde_json::Value>,
     /// Federated runs: test UAR per round.
     #[serde(default)]
     pub curve: Option<Curve>,
@@ -461,6 +466,8 @@ struct ExperimentMetaIn {
     #[serde(default)]
     feature_set: Option<String>,
     #[serde(default)]
+    alpha_selection: Vec<serde_json::Value>,
+    #[serde(default)]
     curve: Option<Curve>,
     // Federated runs (the federate stage's flat fields).
     #[serde(default)]
@@ -642,6 +649,7 @@ fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<Experi
             fold_seconds: m.fold_seconds,
             fit_seconds: m.fit_seconds,
             predict_seconds: m.predict_seconds,
+            alpha_selection: m.alpha_selection,
             curve,
             federated,
         });

@@ -110,6 +110,23 @@ fn headline(r: &Results, b: &mut Vec<Block>) {
         rows,
         right: vec![false, false, false, false, true, true, true, true, true, true],
     });
+    for e in r.experiments.iter().filter(|e| !e.alpha_selection.is_empty()) {
+        let mut counts: Vec<(f64, usize)> = Vec::new();
+        for a in e.alpha_selection.iter().filter_map(|s| s["alpha"].as_f64()) {
+            match counts.iter_mut().find(|c| c.0 == a) {
+                Some(c) => c.1 += 1,
+                None => counts.push((a, 1)),
+            }
+        }
+        counts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let chosen: Vec<String> = counts.iter().map(|(a, n)| format!("{a} in {n}")).collect();
+        b.push(Block::Para(format!(
+            "`{}`: alpha chosen per fold by inner cross-validation on the fold's training rows only: {} of {} folds.",
+            e.id,
+            chosen.join(", "),
+            e.alpha_selection.len()
+        )));
+    }
     let sd = r.experiments.iter().find(|e| !speaker_independent(&e.protocol) && e.training == "centralized");
     let si = r.experiments.iter().find(|e| speaker_independent(&e.protocol) && e.training == "centralized");
     if let (Some(sd), Some(si)) = (sd, si) {

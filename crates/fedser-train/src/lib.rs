@@ -44,10 +44,10 @@ pub use classifiers::{
 pub use fedser_federated::data::{load_features, load_partition, FeatureMatrix, Fold};
 use fedser_federated::data::{write_predictions, ExperimentCore, Prediction};
 pub use fedser_federated::FederatedParams;
-pub use model::{CentralizedParams, LogisticParams, ModelKind};
+pub use model::{AlphaSelection, CentralizedParams, LogisticParams, ModelKind};
 
 /// Recipe version of the train stage.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Errors of the train stage.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +145,10 @@ pub struct ExperimentMeta {
     pub fit_seconds: f64,
     /// Predict seconds summed over folds.
     pub predict_seconds: f64,
+    /// The alpha each outer fold chose by inner cross-validation
+    /// (`select_alpha`; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alpha_selection: Vec<model::AlphaSelection>,
 }
 
 /// Trains every model on every protocol of the partition and writes
@@ -212,30 +216,29 @@ fn train_set(
             };
             let t0 = Instant::now();
             let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
-            #[allow(clippy::type_complexity)]
-            let results: Vec<Result<(Vec<usize>, model::FoldTimes, f64), TrainError>> = these
+            let results: Vec<Result<(model::FoldFit, f64), TrainError>> = these
                 .par_iter()
                 .map(|f| {
                     let t = Instant::now();
-                    let (p, times) = trainer.fit_predict(&f.train, &f.test).map_err(|message| TrainError::Fit {
-                        experiment: id.clone(),
-                        fold: f.fold,
-                        message,
-                    })?;
+                    let out = trainer
+                        .fit_predict(protocol, f.fold, &f.train, &f.test)
+                        .map_err(|message| TrainError::Fit { experiment: id.clone(), fold: f.fold, message })?;
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    Ok((p, times, t.elapsed().as_secs_f64()))
+                    Ok((out, t.elapsed().as_secs_f64()))
                 })
                 .collect();
             let mut fold_seconds = Vec::new();
             let (mut fit_seconds, mut predict_seconds) = (0.0, 0.0);
             let mut n_train = 0;
+            let mut alpha_selection = Vec::new();
             for (f, r) in these.iter().zip(results) {
-                let (p, times, secs) = r?;
+                let (out, secs) = r?;
                 fold_seconds.push(secs);
-                fit_seconds += times.fit;
-                predict_seconds += times.predict;
+                fit_seconds += out.times.fit;
+                predict_seconds += out.times.predict;
                 n_train += f.train.len();
-                for (&row, &pred) in f.test.iter().zip(&p) {
+                alpha_selection.extend(out.selection);
+                for (&row, &pred) in f.test.iter().zip(&out.pred) {
                     preds.push(Prediction { experiment: id.clone(), protocol, fold: f.fold, row, pred });
                 }
             }
@@ -244,6 +247,12 @@ fn train_set(
                 "{id}: {} folds in {seconds:.2} s (fit {fit_seconds:.2} s, predict {predict_seconds:.2} s summed over folds)",
                 these.len()
             );
+            if !alpha_selection.is_empty() {
+                let mut chosen: Vec<String> = alpha_selection.iter().map(|s| s.alpha.to_string()).collect();
+                chosen.sort();
+                chosen.dedup_by(|a, b| a == b);
+                tracing::info!("{id}: alpha chosen by inner cross-validation: {}", chosen.join(", "));
+            }
             metas.push(ExperimentMeta {
                 core: ExperimentCore {
                     id,
@@ -259,6 +268,7 @@ fn train_set(
                 feature_set: (*set).to_owned(),
                 fit_seconds,
                 predict_seconds,
+                alpha_selection,
             });
         }
     }

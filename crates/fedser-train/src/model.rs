@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifiers::{self, Classifier, GaussianNbParams, KnnParams, MlpParams, SvmParams, TreeParams};
 use crate::softmax::{self, SoftmaxConfig};
 use crate::FeatureMatrix;
-use fedser_core::{check, ParamError};
+use fedser_core::{check, ParamError, Protocol};
 
 /// Which centralized model to train.
 ///
@@ -87,6 +87,13 @@ impl ModelKind {
 /// | `alpha` | `1.0` | L2 weight (scikit-learn's `1/C`) | `[0, 1e6]` |
 /// | `max_iterations` | `100` | L-BFGS iterations (scikit-learn's `max_iter`) | `1..=100000` |
 /// | `gradient_tolerance` | `1e-4` | stop when the max-abs gradient of the mean loss is below (scikit-learn's `tol`) | `(0, 1)` |
+/// | `select_alpha` | `[]` (off) | candidate alphas: each outer fold picks one by inner cross-validation on its own training rows (`alpha` is then unused) | each in `[0, 1e6]`, at most 12 |
+/// | `inner_folds` | `3` | inner folds: stratified folds of clips under speaker-dependent protocols, folds of actors under speaker-independent ones | `2..=10` |
+/// | `inner_seed` | `1` | seed of the inner folds | |
+///
+/// The selection never sees the outer fold's test rows: the winner is the
+/// alpha with the highest UAR pooled over the inner folds (ties go to the
+/// larger alpha), refit on all the fold's training rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogisticParams {
@@ -96,11 +103,25 @@ pub struct LogisticParams {
     pub max_iterations: u64,
     /// Gradient tolerance.
     pub gradient_tolerance: f64,
+    /// Candidate alphas for nested selection (empty = use `alpha`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub select_alpha: Vec<f64>,
+    /// Inner folds of the selection.
+    pub inner_folds: usize,
+    /// Seed of the inner folds.
+    pub inner_seed: u64,
 }
 
 impl Default for LogisticParams {
     fn default() -> Self {
-        Self { alpha: 1.0, max_iterations: 100, gradient_tolerance: 1e-4 }
+        Self {
+            alpha: 1.0,
+            max_iterations: 100,
+            gradient_tolerance: 1e-4,
+            select_alpha: Vec::new(),
+            inner_folds: 3,
+            inner_seed: 1,
+        }
     }
 }
 
@@ -174,6 +195,17 @@ impl CentralizedParams {
             "train.centralized.logistic.gradient_tolerance",
             || format!("{} is out of range: must be in (0, 1)", l.gradient_tolerance),
         )?;
+        check(l.select_alpha.len() <= 12, "train.centralized.logistic.select_alpha", || {
+            format!("lists {} values: at most 12 (every one costs inner_folds fits per fold)", l.select_alpha.len())
+        })?;
+        for a in &l.select_alpha {
+            check(a.is_finite() && (0.0..=1e6).contains(a), "train.centralized.logistic.select_alpha", || {
+                format!("{a} is out of range: every value must be in [0, 1e6]")
+            })?;
+        }
+        check((2..=10).contains(&l.inner_folds), "train.centralized.logistic.inner_folds", || {
+            format!("{} is out of range: must be in 2..=10", l.inner_folds)
+        })?;
         self.svm.validate()?;
         self.tree.validate()?;
         self.gaussian_nb.validate()?;
@@ -212,6 +244,10 @@ impl CentralizedParams {
         };
         if kind == ModelKind::Svm {
             params.insert("multiclass".into(), "one_vs_one".into());
+        }
+        if matches!(kind, ModelKind::Logistic | ModelKind::LinfaLogistic) && self.logistic.select_alpha.is_empty() {
+            params.remove("inner_folds");
+            params.remove("inner_seed");
         }
         params.insert("standardize".into(), self.standardize.into());
         serde_json::json!({ "name": kind.name(), "library": kind.library(), "params": params })
@@ -279,9 +315,28 @@ pub(crate) struct FoldTimes {
 /// all-clips fit on the default corpus).
 pub(crate) struct Trainer<'a> {
     spec: &'a CentralizedParams,
+    kind: ModelKind,
     fm: &'a FeatureMatrix,
     xg: Array2<f32>,
     classifier: Option<Box<dyn Classifier>>,
+}
+
+/// The nested choice of alpha in one outer fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlphaSelection {
+    /// Outer fold.
+    pub fold: i32,
+    /// The alpha refit on the fold's training rows.
+    pub alpha: f64,
+    /// `(alpha, UAR pooled over the inner folds)` of every candidate.
+    pub inner_uar: Vec<(f64, f64)>,
+}
+
+/// What one outer fold produced.
+pub(crate) struct FoldFit {
+    pub(crate) pred: Vec<usize>,
+    pub(crate) times: FoldTimes,
+    pub(crate) selection: Option<AlphaSelection>,
 }
 
 impl<'a> Trainer<'a> {
@@ -294,47 +349,170 @@ impl<'a> Trainer<'a> {
             let (mean, scale) = col_stats(&fm.x, &all, spec.standardize);
             Array2::from_shape_fn(fm.x.dim(), |(i, j)| (fm.x[[i, j]] - mean[j]) / scale[j])
         };
-        Self { spec, fm, xg, classifier }
+        Self { spec, kind, fm, xg, classifier }
     }
 
-    /// Fits on `train` rows and predicts `test` rows (label indices).
-    pub(crate) fn fit_predict(&self, train: &[usize], test: &[usize]) -> Result<(Vec<usize>, FoldTimes), String> {
+    /// Whether alpha is chosen per fold (`select_alpha`, logistic models).
+    fn selects(&self) -> bool {
+        matches!(self.kind, ModelKind::Logistic | ModelKind::LinfaLogistic)
+            && !self.spec.logistic.select_alpha.is_empty()
+    }
+
+    /// Fits on `train` rows and predicts `test` rows (label indices); with
+    /// `select_alpha`, alpha is first chosen by inner cross-validation on
+    /// `train` alone.
+    pub(crate) fn fit_predict(
+        &self,
+        protocol: Protocol,
+        fold: i32,
+        train: &[usize],
+        test: &[usize],
+    ) -> Result<FoldFit, String> {
         if train.is_empty() {
             return Err("no training rows".into());
         }
+        let t = Instant::now();
+        let selection = if self.selects() { self.select_alpha(protocol, fold, train)? } else { None };
+        let select_s = t.elapsed().as_secs_f64();
+        let alpha = selection.as_ref().map_or(self.spec.logistic.alpha, |s| s.alpha);
+        let (pred, mut times, _) = self.fit_predict_alpha(train, test, alpha, None)?;
+        times.fit += select_s;
+        Ok(FoldFit { pred, times, selection })
+    }
+
+    /// Inner cross-validation over `select_alpha` on `train` (`None` when
+    /// `train` cannot be split: one actor under a speaker-independent
+    /// protocol, or too few clips).
+    fn select_alpha(&self, protocol: Protocol, fold: i32, train: &[usize]) -> Result<Option<AlphaSelection>, String> {
+        let l = &self.spec.logistic;
+        let folds = inner_folds(self.fm, protocol, train, l.inner_folds, l.inner_seed, fold);
+        if folds.len() < 2 {
+            tracing::warn!(
+                "fold {fold}: training rows cannot be split for inner cross-validation; alpha = {}",
+                l.alpha
+            );
+            return Ok(None);
+        }
+        // strongest penalty first: each fit warm-starts from the previous
+        // alpha's model on the same inner training rows (never from a model
+        // that saw the inner validation rows)
+        let mut alphas = l.select_alpha.clone();
+        alphas.sort_by(|a, b| b.total_cmp(a));
+        alphas.dedup();
+        let k = self.fm.classes.len();
+        let mut conf = vec![vec![vec![0u64; k]; k]; alphas.len()];
+        for val in &folds {
+            let inner: Vec<usize> = train.iter().copied().filter(|r| val.binary_search(r).is_err()).collect();
+            let truth: Vec<usize> = val.iter().map(|&r| self.fm.labels[r]).collect();
+            let mut warm: Option<softmax::SoftmaxModel> = None;
+            for (a, &alpha) in alphas.iter().enumerate() {
+                let init = warm.as_ref().map(|m| (&m.w, &m.b));
+                let (pred, _, model) = self.fit_predict_alpha(&inner, val, alpha, init)?;
+                warm = model;
+                for (&t, &p) in truth.iter().zip(&pred) {
+                    conf[a][t][p] += 1;
+                }
+            }
+        }
+        let inner_uar: Vec<(f64, f64)> =
+            alphas.iter().zip(&conf).map(|(&a, c)| (a, fedser_core::metrics::scores(c).uar)).collect();
+        // highest UAR; ties to the larger alpha (listed first)
+        let best = inner_uar.iter().fold(None::<(f64, f64)>, |b, &(a, u)| match b {
+            Some((_, bu)) if bu >= u || u.is_nan() => b,
+            _ => Some((a, u)),
+        });
+        Ok(best.map(|(alpha, _)| AlphaSelection { fold, alpha, inner_uar }))
+    }
+
+    /// One fit with L2 weight `alpha` (`init` warm-starts fedser's
+    /// logistic), the predictions of `test`, and fedser's model.
+    fn fit_predict_alpha(
+        &self,
+        train: &[usize],
+        test: &[usize],
+        alpha: f64,
+        init: Option<(&Array2<f64>, &Array1<f64>)>,
+    ) -> Result<(Vec<usize>, FoldTimes, Option<softmax::SoftmaxModel>), String> {
         if let Some(c) = &self.classifier {
             let t = Instant::now();
             let (xtr, xte) = prepare(self.fm, train, test, self.spec.standardize);
             let ytr: Vec<usize> = train.iter().map(|&r| self.fm.labels[r]).collect();
+            let own;
+            let c: &dyn Classifier = if self.kind == ModelKind::LinfaLogistic && alpha != self.spec.logistic.alpha {
+                own = classifiers::linfa_logistic(&LogisticParams { alpha, ..self.spec.logistic.clone() });
+                own.as_ref()
+            } else {
+                c.as_ref()
+            };
             let fitted = c.fit(xtr.view(), &ytr, self.fm.classes.len())?;
             let fit = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let p = fitted.predict(xte.view());
-            return Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }));
+            return Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }, None));
         }
         let t = Instant::now();
         let (mean, scale) = col_stats(&self.xg, train, self.spec.standardize);
-        let m = softmax::fit(
-            &self.xg,
-            train,
-            &self.fm.labels,
-            self.fm.classes.len(),
-            &mean,
-            &scale,
-            &self_cfg(self.spec),
-            None,
-        );
+        let cfg = SoftmaxConfig { alpha, ..self_cfg(self.spec) };
+        let m = softmax::fit(&self.xg, train, &self.fm.labels, self.fm.classes.len(), &mean, &scale, &cfg, init);
         let fit = t.elapsed().as_secs_f64();
         tracing::debug!(
-            "fold fit: {} iterations, {} evaluations, gradient {:.2e}",
+            "fit (alpha {alpha}): {} iterations, {} evaluations, gradient {:.2e}",
             m.iterations,
             m.evaluations,
             m.gradient
         );
         let t = Instant::now();
         let p = m.predict_rows(&self.xg, test);
-        Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }))
+        Ok((p, FoldTimes { fit, predict: t.elapsed().as_secs_f64() }, Some(m)))
     }
+}
+
+/// Validation rows (sorted) of each inner fold of `train`: under a
+/// speaker-dependent protocol, every class's clips are shuffled and dealt
+/// round-robin (stratified folds of clips, as the outer split); otherwise
+/// the actors are shuffled and dealt round-robin, so no actor is in two
+/// folds. Fewer than two non-empty folds means no split is possible.
+fn inner_folds(
+    fm: &FeatureMatrix,
+    protocol: Protocol,
+    train: &[usize],
+    k: usize,
+    seed: u64,
+    outer: i32,
+) -> Vec<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ (u64::from(outer as u32) << 32 | 0x5e1e_c7ed));
+    let mut folds = vec![Vec::new(); k];
+    if protocol == Protocol::SpeakerDependent7030 {
+        let mut by: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+        for &r in train {
+            by.entry(fm.labels[r]).or_default().push(r);
+        }
+        let mut next = 0;
+        for rows in by.values_mut() {
+            rows.shuffle(&mut rng);
+            for &r in rows.iter() {
+                folds[next % k].push(r);
+                next += 1;
+            }
+        }
+    } else {
+        let mut actors: Vec<i32> = train.iter().map(|&r| fm.actors[r]).collect();
+        actors.sort_unstable();
+        actors.dedup();
+        actors.shuffle(&mut rng);
+        let fold_of: std::collections::BTreeMap<i32, usize> =
+            actors.iter().enumerate().map(|(i, &a)| (a, i % k)).collect();
+        for &r in train {
+            folds[fold_of[&fm.actors[r]]].push(r);
+        }
+    }
+    folds.retain(|f| !f.is_empty());
+    for f in &mut folds {
+        f.sort_unstable();
+    }
+    folds
 }
 
 fn self_cfg(spec: &CentralizedParams) -> SoftmaxConfig {
@@ -398,6 +576,111 @@ mod tests {
         p.validate().unwrap();
         p.mlp.hidden = 0;
         assert_eq!(p.validate().unwrap_err().key, "train.centralized.mlp.hidden");
+    }
+
+    /// 4 actors x 36 clips, 3 classes, 12 features. Class `c` shows only
+    /// in the difference of features `2c` and `2c + 1`, which share a large
+    /// nuisance term: a weakly penalised model learns the difference, a
+    /// heavily penalised one is pulled toward the class-mean direction
+    /// (feature `2c` alone), which the nuisance swamps.
+    fn toy() -> FeatureMatrix {
+        let (n, d) = (144, 12);
+        let mut x = Array2::<f32>::zeros((n, d));
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let labels: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        for i in 0..n {
+            for c in 0..3 {
+                let nuisance = 12.0 * noise();
+                x[[i, 2 * c]] = nuisance + if labels[i] == c { 1.5 } else { 0.0 } + 0.2 * noise();
+                x[[i, 2 * c + 1]] = nuisance + 0.2 * noise();
+            }
+            for j in 6..d {
+                x[[i, j]] = noise();
+            }
+        }
+        FeatureMatrix {
+            files: (0..n).map(|i| format!("{}_c{i}.wav", 1001 + i / 36)).collect(),
+            actors: (0..n).map(|i| 1001 + (i / 36) as i32).collect(),
+            labels,
+            classes: vec!["ANG".into(), "HAP".into(), "SAD".into()],
+            names: (0..d).map(|j| format!("f{j}")).collect(),
+            x,
+        }
+    }
+
+    #[test]
+    fn inner_folds_are_stratified_or_by_actor_and_seeded() {
+        let fm = toy();
+        let train: Vec<usize> = (0..108).collect();
+        let sd = inner_folds(&fm, Protocol::SpeakerDependent7030, &train, 3, 1, 0);
+        assert_eq!(sd.len(), 3);
+        for f in &sd {
+            // 36 clips per fold, 12 of each class
+            assert_eq!(f.len(), 36);
+            for c in 0..3 {
+                assert_eq!(f.iter().filter(|&&r| fm.labels[r] == c).count(), 12);
+            }
+        }
+        let mut all: Vec<usize> = sd.concat();
+        all.sort_unstable();
+        assert_eq!(all, train);
+        assert_eq!(sd, inner_folds(&fm, Protocol::SpeakerDependent7030, &train, 3, 1, 0));
+        assert_ne!(sd, inner_folds(&fm, Protocol::SpeakerDependent7030, &train, 3, 2, 0), "the seed matters");
+        // by actor: 3 actors in training, so each fold is one whole actor
+        let si = inner_folds(&fm, Protocol::Loso, &train, 3, 1, 0);
+        assert_eq!(si.len(), 3);
+        for f in &si {
+            let a = fm.actors[f[0]];
+            assert!(f.iter().all(|&r| fm.actors[r] == a) && f.len() == 36);
+        }
+        // one actor cannot be split
+        assert_eq!(inner_folds(&fm, Protocol::Loso, &train[..36], 3, 1, 0).len(), 1);
+    }
+
+    #[test]
+    fn nested_alpha_selection_prefers_what_fits_and_never_sees_the_test_rows() {
+        let mut fm = toy();
+        let mut spec = CentralizedParams::default();
+        // 1e4 flattens the model to the class prior (UAR 1/3); 0.1 learns the signal
+        spec.logistic.select_alpha = vec![1e4, 0.1];
+        spec.logistic.max_iterations = 200;
+        spec.validate().unwrap();
+        let train: Vec<usize> = (0..108).collect();
+        let test: Vec<usize> = (108..144).collect();
+        for kind in [ModelKind::Logistic, ModelKind::LinfaLogistic] {
+            let out = Trainer::new(&spec, kind, &fm).fit_predict(Protocol::Loso, 4, &train, &test).unwrap();
+            let s = out.selection.unwrap();
+            assert_eq!(s.alpha, 0.1, "{kind:?}: {s:?}");
+            assert_eq!(s.fold, 4);
+            assert_eq!(s.inner_uar.iter().map(|p| p.0).collect::<Vec<_>>(), [1e4, 0.1]);
+            assert!(s.inner_uar[1].1 > s.inner_uar[0].1 + 0.2, "{kind:?}: {s:?}");
+        }
+        // the test rows' features do not change the choice or the inner scores
+        let want = Trainer::new(&spec, ModelKind::Logistic, &fm).fit_predict(Protocol::Loso, 4, &train, &test).unwrap();
+        for &r in &test {
+            fm.x.row_mut(r).fill(1e3);
+        }
+        // (the globally standardised matrix uses all rows; the fold
+        // re-standardises with its training rows, so scores agree closely)
+        let got = Trainer::new(&spec, ModelKind::Logistic, &fm).fit_predict(Protocol::Loso, 4, &train, &test).unwrap();
+        let (a, b) = (want.selection.unwrap(), got.selection.unwrap());
+        assert_eq!(a.alpha, b.alpha);
+        for (x, y) in a.inner_uar.iter().zip(&b.inner_uar) {
+            assert!((x.1 - y.1).abs() < 1e-9, "{a:?} vs {b:?}");
+        }
+        // without candidates nothing is selected
+        spec.logistic.select_alpha.clear();
+        let plain =
+            Trainer::new(&spec, ModelKind::Logistic, &fm).fit_predict(Protocol::Loso, 4, &train, &test).unwrap();
+        assert!(plain.selection.is_none());
+        spec.logistic.select_alpha = vec![f64::NAN];
+        assert_eq!(spec.validate().unwrap_err().key, "train.centralized.logistic.select_alpha");
     }
 
     #[test]
