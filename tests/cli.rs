@@ -518,6 +518,15 @@ fn federated_privacy_records_epsilon_and_reruns_on_privacy_change() {
     assert!(sec.contains("| dp-fedavg | 1 |") && sec.contains("privacy_"), "{sec}");
     let status = s.ok(&["status", "--set", "privacy.dp.noise_multiplier=2.0"]);
     assert!(status.contains("federate   stale"), "{status}");
+    // a sweep's no-DP baseline weights clients equally, as its DP runs must
+    s.ok(&["run", "--until", "federate", "--set", "privacy.sweep=[2.0]"]);
+    let exps: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.path("cache/federate/experiments.json")).unwrap()).unwrap();
+    let ids: Vec<&str> = exps.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    for e in exps.as_array().unwrap() {
+        assert_eq!(e["model"]["params"]["weighting"], "equal", "{}", e["id"]);
+    }
 }
 
 #[test]

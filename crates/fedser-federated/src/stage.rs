@@ -151,9 +151,11 @@ pub fn run_private(
         protocols.iter().flat_map(|p| crate::privacy::settings(privacy).into_iter().map(move |s| (*p, s)))
     {
         let private = pp.dp.is_some() || pp.secagg.is_some();
-        // DP's sensitivity and SecAgg's plain sum assume equal client weights
+        // DP's sensitivity and SecAgg's plain sum assume equal client weights;
+        // a DP sweep's no-DP baseline uses them too, so that the sweep's
+        // utility loss is the noise's alone
         let owned = FederatedParams { weighting: crate::Weighting::Equal, ..base_params.clone() };
-        let params = if private { &owned } else { base_params };
+        let params = if private || privacy.dp.is_some() { &owned } else { base_params };
         let name = params.strategy.name();
         let id = format!("federated-{name}-{}-{}{suffix}", shape_name(params), protocol.as_str());
         let t0 = Instant::now();
