@@ -9,9 +9,8 @@ use std::path::Path;
 
 use fedser_core::{metrics, Protocol};
 use fedser_federated::data::{load_features, load_partition};
-use fedser_federated::stage::clients_of;
-use fedser_federated::stats::{combine, ClientStats};
-use fedser_federated::{simulate, FederatedParams, Federation, Hooks, Shape, SimConfig};
+use fedser_federated::stage::fold_federation;
+use fedser_federated::{simulate, FederatedParams, Hooks, Shape, SimConfig};
 use rayon::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,13 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let d = fm.x.ncols();
     // same preconditioning as the stage (global column standardisation, folded out again per fold)
     let x = fm.x.as_slice_mut().ok_or("not contiguous")?;
-    let all: Vec<usize> = (0..x.len() / d).collect();
-    let g = combine(&[ClientStats::of(x, d, &all)], d);
-    for row in x.chunks_mut(d) {
-        for ((v, m), s) in row.iter_mut().zip(&g.mean).zip(&g.scale) {
-            *v = (*v - m) / s;
-        }
-    }
+    fedser_federated::stage::precondition(x, d);
     let x: &[f32] = x;
     let shape = Shape { arch: p.arch(), d, k: fm.classes.len() };
     // centralized predictions of the train stage
@@ -57,16 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let outs: Vec<_> = these
             .par_iter()
             .map(|f| {
-                let clients = clients_of(f, &fm.actors);
-                let stats: Vec<ClientStats> = clients.iter().map(|(_, r)| ClientStats::of(x, d, r)).collect();
-                let fed = Federation {
-                    shape,
-                    x: x.into(),
-                    y: &fm.labels,
-                    standardizer: combine(&stats, d),
-                    test: &f.test,
-                    clients,
-                };
+                let fed = fold_federation(shape, x, &fm.labels, &fm.actors, f);
                 let cfg = SimConfig {
                     rounds: p.rounds,
                     seed: p.seed,

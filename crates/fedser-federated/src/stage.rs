@@ -69,7 +69,7 @@ pub struct FedExperimentMeta {
 /// federated statistics, folded exactly into the first layer, so the model
 /// is the one trained on the fold's federated-standardised data; starting
 /// from roughly unit-scale columns keeps that fold numerically exact in f32.
-fn precondition(x: &mut [f32], d: usize) {
+pub fn precondition(x: &mut [f32], d: usize) {
     let n = x.len().checked_div(d).unwrap_or(0);
     let all: Vec<usize> = (0..n).collect();
     let st = combine(&[ClientStats::of(x, d, &all)], d);
@@ -78,6 +78,22 @@ fn precondition(x: &mut [f32], d: usize) {
             *v = (*v - m) / s;
         }
     }
+}
+
+/// The federation of one fold: its training actors as clients (each with
+/// its rows), the server's test rows, and the federated standardisation of
+/// the clients' statistics.
+#[must_use]
+pub fn fold_federation<'a>(
+    shape: Shape,
+    x: &'a [f32],
+    labels: &'a [usize],
+    actors: &[i32],
+    fold: &'a Fold,
+) -> Federation<'a> {
+    let clients = clients_of(fold, actors);
+    let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(x, shape.d, rows)).collect();
+    Federation { shape, x: x.into(), y: labels, standardizer: combine(&stats, shape.d), test: &fold.test, clients }
 }
 
 /// The clients of a fold: its training rows grouped by actor, ascending.
@@ -166,7 +182,8 @@ pub fn run_private(
             .par_iter()
             .map(|f| {
                 let t = Instant::now();
-                let clients = clients_of(f, &fm.actors);
+                let fed = fold_federation(shape, x, &fm.labels, &fm.actors, f);
+                let clients = &fed.clients;
                 let ids: Vec<i32> = clients.iter().map(|c| c.0).collect();
                 let attr = match (&pp.attack, manifest, &pp.secagg) {
                     (Some(a), Some(m), None) if Some(f.fold) == first_fold => {
@@ -192,15 +209,6 @@ pub fn run_private(
                     fold: f.fold,
                     source: Box::new(e),
                 })?;
-                let stats: Vec<ClientStats> = clients.iter().map(|(_, rows)| ClientStats::of(x, d, rows)).collect();
-                let fed = Federation {
-                    shape,
-                    x: x.into(),
-                    y: &fm.labels,
-                    standardizer: combine(&stats, d),
-                    test: &f.test,
-                    clients,
-                };
                 let mut strat = strategy::from_params(params);
                 let cfg = SimConfig {
                     rounds: params.rounds,
