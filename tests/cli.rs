@@ -678,3 +678,19 @@ fn nested_alpha_selection_is_recorded_per_fold_and_reported() {
     let status = s.ok(&["status", "--set", "train.centralized.logistic.inner_folds=3"]);
     assert!(status.contains("train      stale"), "{status}");
 }
+
+#[test]
+fn every_shipped_pipeline_file_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("toml") {
+            continue;
+        }
+        n += 1;
+        let o = Command::new(BIN).args(["--pipeline", p.to_str().unwrap(), "show-params"]).output().unwrap();
+        assert!(o.status.success(), "{}: {}", p.display(), String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(n >= 6, "{n} pipeline files in {}", dir.display());
+}
