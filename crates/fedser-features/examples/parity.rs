@@ -122,30 +122,38 @@ fn loso_uar(x: &Array2<f32>, actors: &[i32], labels: &[usize], k: usize) -> f64 
     recall / present.max(1) as f64
 }
 
+/// Extracts `set` from every clip, samples multiplied by `scale`.
+fn extract_all(data: &Path, set: &str, files: &[String], scale: f32) -> Vec<Vec<f32>> {
+    files
+        .par_iter()
+        .map_init(
+            || (Compare16::new(), Egemaps::new()),
+            |(c, e), f| {
+                let base = f.rsplit('/').next().unwrap_or(f);
+                let p = data.join("dev-sample/AudioWAV").join(base);
+                let clip = fedser_audio::read_clip(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let x: Vec<f32> = clip.samples.iter().map(|&v| v * scale).collect();
+                if set == "compare16" {
+                    c.extract(&x)
+                } else {
+                    e.extract(&x)
+                }
+            },
+        )
+        .collect()
+}
+
 fn main() {
     let data = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/work/shared/data".into()));
     let sets = [Set { name: "compare16", names: compare16_names() }, Set { name: "egemaps02", names: egemaps_names() }];
-    for set in &sets {
+    // `PARITY_SET=egemaps02` (or `compare16`) checks one set only.
+    let only = std::env::var("PARITY_SET").ok();
+    for set in sets.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
         let path = data.join("dev-sample-opensmile").join(format!("{}.parquet", set.name));
         let (files, actors, emotions, want) = load(&path, set.names);
         let n = files.len();
         let t0 = std::time::Instant::now();
-        let got: Vec<Vec<f32>> = files
-            .par_iter()
-            .map_init(
-                || (Compare16::new(), Egemaps::new()),
-                |(c, e), f| {
-                    let base = f.rsplit('/').next().unwrap_or(f);
-                    let p = data.join("dev-sample/AudioWAV").join(base);
-                    let clip = fedser_audio::read_clip(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-                    if set.name == "compare16" {
-                        c.extract(&clip.samples)
-                    } else {
-                        e.extract(&clip.samples)
-                    }
-                },
-            )
-            .collect();
+        let got = extract_all(&data, set.name, &files, 1.0);
         let secs = t0.elapsed().as_secs_f64();
         let ncol = set.names.len();
         // Per column: clips out of tolerance, worst err/tol and where.
@@ -210,6 +218,55 @@ fn main() {
                 "  {:<55} {:>3} clips  {r:>9.2} at {}: {:e} vs {:e}",
                 set.names[j], bad_clips[j], files[i], got[i][j], want[j][i]
             );
+        }
+        // `PARITY_PERTURB=<eps>`: fedser against itself on the clips scaled
+        // by 1 + eps (mathematically a no-op for every scale-invariant
+        // feature; it only changes float rounding), same tolerance. Columns
+        // that miss here are ill-conditioned: rounding alone moves them.
+        if let Some(eps) = std::env::var("PARITY_PERTURB").ok().and_then(|v| v.parse::<f32>().ok()) {
+            let pert = extract_all(&data, set.name, &files, 1.0 + eps);
+            let mut groups: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+            let mut stable_misses = Vec::new();
+            for (j, name) in set.names.iter().enumerate() {
+                let floor = REL * want[j].iter().map(|v| (*v as f64).abs()).sum::<f64>() / n as f64;
+                let tol = |i: usize| REL * (want[j][i] as f64).abs() + floor;
+                let bad_self = (0..n).filter(|&i| (pert[i][j] as f64 - got[i][j] as f64).abs() > tol(i)).count();
+                if bad_self == 0 && bad_clips[j] > 0 {
+                    stable_misses.push(j);
+                }
+                let g = groups.entry(group(name)).or_default();
+                g[2] += 1;
+                g[0] += usize::from(bad_self == 0);
+                g[1] += usize::from(bad_clips[j] == 0);
+                g[3] += bad_self;
+                g[4] += bad_clips[j];
+            }
+            println!(
+                "self-consistency, samples x (1 + {eps:e}): columns on every clip (clip misses summed over the \
+                 group's columns), fedser vs itself | fedser vs openSMILE:"
+            );
+            for (g, [s_ok, o_ok, tot, s_bad, o_bad]) in &groups {
+                if s_ok < tot || o_ok < tot {
+                    println!("  {g:<40} {s_ok:>5}/{tot:<5} ({s_bad:>5}) | {o_ok:>5}/{tot:<5} ({o_bad:>5})");
+                }
+            }
+            println!("columns that miss openSMILE but are stable under the perturbation: {}", stable_misses.len());
+            for &j in &stable_misses {
+                println!("  stable miss {} ({} clips)", set.names[j], bad_clips[j]);
+            }
+        }
+        // `PARITY_COLUMN=<name prefix>`: every miss of the matching columns.
+        if let Ok(prefix) = std::env::var("PARITY_COLUMN") {
+            for (j, name) in set.names.iter().enumerate().filter(|(_, n)| n.starts_with(prefix.as_str())) {
+                let floor = REL * want[j].iter().map(|v| (*v as f64).abs()).sum::<f64>() / n as f64;
+                for i in 0..n {
+                    let (g, w) = (got[i][j] as f64, want[j][i] as f64);
+                    let tol = REL * w.abs() + floor;
+                    if (g - w).abs() > tol {
+                        println!("  miss {name} {}: {g:e} vs {w:e} (err/tol {:.2})", files[i], (g - w).abs() / tol);
+                    }
+                }
+            }
         }
         // Downstream check.
         let mut classes: Vec<String> = emotions.clone();
