@@ -24,7 +24,7 @@ use super::lld::{F20Analyzer, NBANDS, NRAW20};
 use super::pitch::{self, parabola_vertex, smooth_nz, smooth_nz_at};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const EGEMAPS02_VERSION: u32 = 2;
+pub const EGEMAPS02_VERSION: u32 = 1;
 
 /// The 88 eGeMAPSv02 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/egemaps_names.txt");
@@ -404,10 +404,9 @@ impl Egemaps {
         let (tc, ts) = res_tables();
         let mut y = [x[0].re as f32; NRES];
         for (k, (c, s)) in tc.chunks_exact(NRES).zip(ts.chunks_exact(NRES)).enumerate() {
-            let (re, im) = (x[k + 1].re as f32, -(x[k + 1].im as f32));
+            let (re, im) = (x[k + 1].re as f32, x[k + 1].im as f32);
             for ((yi, &ci), &si) in y.iter_mut().zip(c.iter()).zip(s.iter()) {
-                *yi += re * ci;
-                *yi += im * si;
+                *yi += re * ci - im * si;
             }
         }
         for yi in y.iter_mut() {
