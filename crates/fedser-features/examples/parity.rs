@@ -15,6 +15,53 @@
 //! (L2 alpha 1, standardised features, the pipeline's defaults), leave-one-
 //! speaker-out over the dev-sample actors, trained once on fedser's features
 //! and once on openSMILE's; prints both unweighted average recalls.
+//!
+//! Environment: `PARITY_SET=compare16|egemaps02` checks one set;
+//! `PARITY_COLUMN=<prefix>` lists every out-of-tolerance value of the columns
+//! with that name prefix; `PARITY_PERTURB=<eps>` also extracts every clip
+//! with its samples scaled by `1 + eps` (a no-op for scale-invariant
+//! features except for float rounding) and prints, per group, how many
+//! columns fedser keeps within tolerance of itself next to how many match
+//! openSMILE, and the columns that miss openSMILE while staying stable.
+//!
+//! Known misses (dev sample, openSMILE 3.0 via `opensmile` 2.6.0; all are
+//! decisions or ill-conditioned values that float rounding alone moves,
+//! spec section 9; openSMILE's FFT is a float32 Ooura FFT, fedser's a
+//! double one rounded to f32, so spectra differ by ~1e-7 relative):
+//!
+//! * `lpc0`-`lpc4`, `lpgain` of smooth contours (298 ComParE columns: 250
+//!   of audSpec_Rfilt, F0final, voicing, ...): float autocorrelation and
+//!   Levinson recursion of an order-5 model. With `PARITY_PERTURB=1e-6`
+//!   fedser misses itself about as often as it misses openSMILE
+//!   (audSpec_Rfilt: 7,669 vs 7,644 clip misses).
+//! * eGeMAPS F1-F3 frequency, bandwidth and amplitude and logRelF0-H1-A3
+//!   (which picks its harmonic by F3), 19 columns: order-11 float LPC of
+//!   the 11 kHz frame. With `PARITY_PERTURB=1e-6` every one of them misses
+//!   fedser's own output on more clips than it misses openSMILE (e.g.
+//!   F3bandwidth 202 vs 187, F1frequency 140 vs 108 clip misses), and no
+//!   eGeMAPS column misses openSMILE while being stable. Summing the
+//!   resampled frame in openSMILE's order (two float adds per bin instead of
+//!   one) moves 12 of 960 formant values of reference signal A out of
+//!   tolerance and reshuffles the missing dev clips without reducing them.
+//! * `*_de_peakMeanRel` (4 columns, 38 clip misses, mostly actor 1002):
+//!   `peakMeanAbs / mean` of a delta contour whose mean telescopes to the
+//!   quiet clip edges, e.g. 1002_IOM_DIS fband250-650: mean -5.7e-11 against
+//!   a mean |delta| of 1.7e-2; its sign is rounding and the ratio saturates
+//!   at +-20.
+//! * 20 columns (maxPos/minPos, risetime, Peaks2) of 1002_IOM_SAD_XX only: the
+//!   clip has constant (DC 4, 3, 2 LSB) frames whose scale-invariant LLDs
+//!   (skewness, kurtosis, sharpness, MFCC 1-12) are mathematically equal, so
+//!   the first maximum is a rounding tie (frames 7, 330 and 358 all give
+//!   skewness 109.98304 here; openSMILE picks 330).
+//! * risetime, leftctime, upleveltime, posamean (10 columns, 12 clip misses):
+//!   one frame whose decision margin is below float resolution, e.g.
+//!   audSpec_Rfilt_sma_de[24] leftctime on 1002_TAI_DIS: 4.5e-9 of the
+//!   contour's max |value| (next smallest 1.2e-5); mfcc_sma_de[8] posamean
+//!   on 1002_IWW_ANG: a value of 1.9e-7 of max |value| decides its sign.
+//! * flatness of MFCC contours with values near 0 (4 columns, one clip each),
+//!   spectralRollOff90 Peaks2 statistics on 1005_IWW_DIS (6 columns, one
+//!   peak decision of a bin-quantised contour), jitterLocal_sma_de_qregc2
+//!   on 1001_TIE_FEA (one clip, 2.7x the tolerance).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
