@@ -35,6 +35,11 @@ fn tol(name: &str, want: &HashMap<&str, f64>) -> (f64, f64) {
     common::functional_tolerance(name, |k| want.get(k).copied())
 }
 
+/// Functionals of the jitter, shimmer and log-HNR contours.
+fn is_voice_quality(name: &str) -> bool {
+    ["jitterLocal_", "jitterDDP_", "shimmerLocal_", "logHNR_"].iter().any(|p| name.starts_with(p))
+}
+
 #[test]
 fn devsample_functionals() {
     let dir = data_dir();
@@ -47,6 +52,7 @@ fn devsample_functionals() {
     let mut fail_by_col: HashMap<&str, usize> = HashMap::new();
     let mut fail_by_clip: Vec<(usize, String)> = Vec::new();
     let mut examples: Vec<String> = Vec::new();
+    let mut vq_fail = 0usize;
     let mut secs = 0f64;
     let t0 = std::time::Instant::now();
     for b in &batches {
@@ -79,6 +85,9 @@ fn devsample_functionals() {
                 } else {
                     nfail += 1;
                     *fail_by_col.entry(n).or_default() += 1;
+                    if is_voice_quality(n) {
+                        vq_fail += 1;
+                    }
                     examples.push(format!("{base} {n}: got {g:e} want {w:e}"));
                 }
             }
@@ -110,10 +119,21 @@ fn devsample_functionals() {
             println!("  {e}");
         }
     }
+    println!("  voice-quality (jitter, shimmer, logHNR) values out of tolerance: {vq_fail}");
     assert_eq!(nclips, 216);
+    // The period tracker carries its state from frame to frame, so one wrong
+    // period decision shifts every later frame of the clip: a correlation of
+    // a constant window taken as 0 instead of openSMILE's 0 / 0 = NaN (a
+    // spurious peak next to digital silence) put 112 of these values out of
+    // tolerance, most of them of clip 1002_IWL_HAP_XX. Measured now: 2
+    // (jitterLocal_sma_de_qregc2 of two clips, a quadratic-regression
+    // coefficient of a delta contour).
+    assert!(vq_fail <= 4, "{vq_fail} jitter/shimmer/logHNR values out of tolerance");
     // Borderline integer decisions (pitch path, peak lists, segment
-    // boundaries) may flip for a few clips (spec section 9); require 99.9%.
-    assert!(pass as f64 >= 0.999 * total as f64, "only {pass}/{total} within tolerance");
+    // boundaries) may flip for a few clips, and the float LPC functionals
+    // are ill-conditioned (spec section 9): require 99.98% (measured
+    // 99.9882%, 162 of 1,376,568 values out of tolerance).
+    assert!(pass as f64 >= 0.9998 * total as f64, "only {pass}/{total} within tolerance");
 }
 
 /// eGeMAPSv02 on every 6th dev-sample clip (36 clips) against

@@ -538,12 +538,10 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
         saa += x * x;
         sbb += y * y;
     }
-    let d = saa.sqrt() * sbb.sqrt();
-    if d > 0.0 {
-        sab / d
-    } else {
-        0.0
-    }
+    // A constant window gives 0 / 0 = NaN, as in openSMILE: that lag can
+    // then never be (or border) a correlation peak, since every comparison
+    // with NaN is false.
+    sab / (saa.sqrt() * sbb.sqrt())
 }
 
 /// Sum in double with four independent partial sums (vectorisable).
@@ -589,7 +587,8 @@ fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
 /// `S_xy - S_x S_y / l`. Where that expansion is ill-conditioned (a window's
 /// variance below 1e-6 of the energy seen so far, e.g. digital silence or a
 /// clipped plateau) the lag falls back to the two-pass [`pearson`], so
-/// constant windows still give exactly 0. Agrees with [`pearson`] to ~1e-12.
+/// constant windows still give NaN (openSMILE's 0 / 0). Agrees with
+/// [`pearson`] to ~1e-12.
 fn lag_correlations(w: &[f32], lo: usize, hi: usize, p1: &mut Vec<f64>, p2: &mut Vec<f64>, cc: &mut Vec<f64>) {
     cc.clear();
     let m = (2 * hi).min(w.len());
@@ -950,7 +949,7 @@ mod tests {
             *v *= 1e-4;
         }
         let silence = vec![0f32; n];
-        // Clipped plateau: constant windows must correlate exactly 0.
+        // Clipped plateau: constant windows (0 / 0, see `pearson`).
         let mut clipped = vec![1f32; n];
         for v in clipped[300..].iter_mut() {
             *v = -1.0;
@@ -962,10 +961,14 @@ mod tests {
             assert_eq!(cc.len(), hi - lo);
             for (k, l) in (lo..hi).enumerate() {
                 let want = pearson(&w[..l], &w[l..2 * l]);
-                assert!((cc[k] - want).abs() < 1e-9, "lag {l}: {} vs {want}", cc[k]);
+                let same_nan = cc[k].is_nan() && want.is_nan();
+                assert!(same_nan || (cc[k] - want).abs() < 1e-9, "lag {l}: {} vs {want}", cc[k]);
             }
         }
+        // Constant windows: 0 / 0 = NaN, as openSMILE's correlation gives.
         lag_correlations(&clipped, 60, 140, &mut p1, &mut p2, &mut cc);
-        assert!(cc.iter().all(|&c| c == 0.0), "constant windows: {cc:?}");
+        assert!(cc.iter().all(|c| c.is_nan()), "constant windows: {cc:?}");
+        lag_correlations(&silence, 60, 140, &mut p1, &mut p2, &mut cc);
+        assert!(cc.iter().all(|c| c.is_nan()), "digital silence: {cc:?}");
     }
 }
