@@ -137,7 +137,7 @@ pub const F0_NAMES: [&str; 5] = ["nnz", "meanSegLen", "maxSegLen", "minSegLen", 
 /// Reusable scratch space for the functionals.
 #[derive(Default)]
 pub struct FuncScratch {
-    sorted: Vec<f32>,
+    keys: Vec<i32>,
     peaks: Vec<PeakEl>,
     pub(crate) segs: Vec<usize>,
     rising: Vec<f32>,
@@ -341,17 +341,74 @@ pub(crate) fn pctl(s: &[f32], p: f64) -> f32 {
     }
 }
 
+/// Key of `v` whose signed integer order is `f32::total_cmp`'s order (the
+/// same transform as `total_cmp`; applying it twice gives `v`'s bits back).
+#[inline]
+fn total_key(bits: i32) -> i32 {
+    bits ^ ((((bits >> 31) as u32) >> 1) as i32)
+}
+
+/// The values at the sorted positions `pos` (ascending, distinct, absolute
+/// indices; `k` holds the elements of positions `base..`) of the `total_key`
+/// order into `vals`, by nested selection instead of a full sort.
+fn select_positions(k: &mut [i32], base: usize, pos: &[usize], vals: &mut [i32]) {
+    if pos.is_empty() {
+        return;
+    }
+    let mid = pos.len() / 2;
+    let (lo, v, hi) = k.select_nth_unstable(pos[mid] - base);
+    vals[mid] = *v;
+    let (vl, vr) = vals.split_at_mut(mid);
+    select_positions(lo, base, &pos[..mid], vl);
+    select_positions(hi, pos[mid] + 1, &pos[mid + 1..], &mut vr[1..]);
+}
+
+/// [`pctl`] of `x` at each of `ps` into `out` (the same values as on the
+/// sorted `x`: elements equal under `total_cmp` are bit-identical, so any
+/// order statistic is unique), from at most 2 `ps.len()` selected order
+/// statistics. `keys` is scratch. `x` must be non-empty, `ps.len() <= 8`.
+pub(crate) fn percentiles_of(x: &[f32], ps: &[f64], keys: &mut Vec<i32>, out: &mut [f32]) {
+    const MAXP: usize = 8;
+    keys.clear();
+    keys.extend(x.iter().map(|&v| total_key(v.to_bits() as i32)));
+    let n = x.len();
+    let mut pos = [0usize; 2 * MAXP];
+    let mut np = 0;
+    for &p in ps {
+        let r = p * (n - 1) as f64;
+        pos[np] = r.floor() as usize;
+        pos[np + 1] = r.ceil() as usize;
+        np += 2;
+    }
+    let pos = &mut pos[..np];
+    pos.sort_unstable();
+    let mut m = 0;
+    for i in 0..pos.len() {
+        if i == 0 || pos[i] != pos[m - 1] {
+            pos[m] = pos[i];
+            m += 1;
+        }
+    }
+    let pos = &pos[..m];
+    let mut vals = [0i32; 2 * MAXP];
+    select_positions(keys, 0, pos, &mut vals[..m]);
+    let at = |i: usize| -> f32 {
+        let j = pos.partition_point(|&q| q < i);
+        f32::from_bits(total_key(vals[j]) as u32)
+    };
+    for (o, &p) in out.iter_mut().zip(ps) {
+        let r = p * (n - 1) as f64;
+        let i1 = r.floor();
+        let i2 = r.ceil();
+        let (a, b) = (i1 as usize, i2 as usize);
+        *o = if a != b { at(a) * ((i2 - r) as f32) + at(b) * ((r - i1) as f32) } else { at(a) };
+    }
+}
+
 fn percentiles(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
-    sc.sorted.clear();
-    sc.sorted.extend_from_slice(x);
-    // Unstable sort: elements equal under total_cmp are bit-identical.
-    sc.sorted.sort_unstable_by(|a, b| a.total_cmp(b));
-    let s = &sc.sorted;
-    let q1 = pctl(s, 0.25);
-    let q2 = pctl(s, 0.5);
-    let q3 = pctl(s, 0.75);
-    let p1 = pctl(s, 0.01);
-    let p99 = pctl(s, 0.99);
+    let mut v = [0f32; 5];
+    percentiles_of(x, &[0.25, 0.5, 0.75, 0.01, 0.99], &mut sc.keys, &mut v);
+    let [q1, q2, q3, p1, p99] = v;
     out.extend_from_slice(&[q1, q2, q3, q2 - q1, q3 - q2, q3 - q1, p1, p99, (p99 - p1).abs()]);
 }
 
@@ -437,20 +494,26 @@ fn segments_rel(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) 
 fn times(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
     let n = x.len();
     let range = b.max - b.min;
-    for p in [0.25f32, 0.5, 0.75, 0.9] {
-        let l = b.min + p * range;
-        let below = x.iter().filter(|&&v| v <= l).count();
-        out.push(((n - below) as f64 / n as f64) as f32);
+    let l = [0.25f32, 0.5, 0.75, 0.9].map(|p| b.min + p * range);
+    // One branch-free pass for the four level counts.
+    let mut below = [0usize; 4];
+    for &v in x {
+        for (c, &lk) in below.iter_mut().zip(l.iter()) {
+            *c += usize::from(v <= lk);
+        }
+    }
+    for c in below {
+        out.push(((n - c) as f64 / n as f64) as f32);
     }
     let rise = if n > 1 {
-        let c = (1..n).filter(|&i| x[i] > x[i - 1]).count();
+        let c: usize = x.windows(2).map(|w| usize::from(w[1] > w[0])).sum();
         (c as f64 / (n - 1) as f64) as f32
     } else {
         0.0
     };
     out.push(rise);
     let left = if n > 2 {
-        let c = (1..n - 1).filter(|&i| (x[i] - x[i - 1]) < (x[i + 1] - x[i])).count();
+        let c: usize = x.windows(3).map(|w| usize::from((w[1] - w[0]) < (w[2] - w[1]))).sum();
         (c as f64 / (n - 2) as f64) as f32
     } else {
         0.0
@@ -482,12 +545,30 @@ pub(crate) fn lpc_coeffs(x: &[f32], a: &mut [f32]) -> Option<f32> {
     let n = x.len();
     let mut r = [0f32; 32];
     let r = &mut r[..=p];
-    for (k, rk) in r.iter_mut().enumerate() {
-        let mut s = 0f32;
-        for i in k..n {
-            s += x[i] * x[i - k];
+    if p == 5 {
+        // All lags in one pass: six independent sums, each accumulated in
+        // the same order (i ascending) as the per-lag loop below.
+        let mut acc = [0f32; 6];
+        for i in 0..n.min(5) {
+            for k in 0..=i {
+                acc[k] += x[i] * x[i - k];
+            }
         }
-        *rk = s;
+        for w in x.windows(6) {
+            let xi = w[5];
+            for k in 0..6 {
+                acc[k] += xi * w[5 - k];
+            }
+        }
+        r.copy_from_slice(&acc);
+    } else {
+        for (k, rk) in r.iter_mut().enumerate() {
+            let mut s = 0f32;
+            for i in k..n {
+                s += x[i] * x[i - k];
+            }
+            *rk = s;
+        }
     }
     a.fill(0.0);
     if r[0] == 0.0 {

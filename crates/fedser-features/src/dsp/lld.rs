@@ -390,6 +390,35 @@ fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
     s / (n - 1) as f64
 }
 
+/// Zero-crossing rates of the first `n` raw F60 frames of `x` into `out`
+/// (the values of [`zcr`] frame by frame): the crossing test of each sample
+/// is done once, and each frame counts its crossings from prefix counts.
+pub fn zcr_frames(x: &[f32], n: usize, out: &mut Vec<f32>, prefix: &mut Vec<u32>) {
+    use super::framing::HOP;
+    out.clear();
+    if n == 0 {
+        return;
+    }
+    // prefix[i] = crossings at the samples j < i (sample j tested with its
+    // neighbours j - 1 and j + 1; samples 1..m-2 can be tested).
+    let m = (n - 1) * HOP + LEN60;
+    prefix.clear();
+    prefix.push(0);
+    let mut c = 0u32;
+    prefix.push(0);
+    for w in x[..m].windows(3) {
+        let (a, b, cc) = (w[0], w[1], w[2]);
+        c += u32::from(((a * cc <= 0.0) & (b == 0.0)) | (a * b < 0.0));
+        prefix.push(c);
+    }
+    for t in 0..n {
+        // Middle samples t HOP + 1 ..= t HOP + LEN60 - 2.
+        let s = t * HOP;
+        let cnt = prefix[s + LEN60 - 1] - prefix[s + 1];
+        out.push((cnt as usize as f64 / LEN60 as f64) as f32);
+    }
+}
+
 /// Zero-crossing rate of one raw F60 frame (spec 3.2).
 pub fn zcr(frame: &[f32]) -> f32 {
     let l = frame.len();

@@ -215,6 +215,8 @@ pub struct Compare16 {
     c: LldContours,
     tmp: Vec<f32>,
     fs: FuncScratch,
+    zcr_prefix: Vec<u32>,
+    e60sum: Vec<f64>,
 }
 
 impl Default for Compare16 {
@@ -252,6 +254,8 @@ impl Compare16 {
             c: LldContours::default(),
             tmp: Vec::new(),
             fs: FuncScratch::default(),
+            zcr_prefix: Vec::new(),
+            e60sum: Vec::new(),
         }
     }
 
@@ -276,10 +280,7 @@ impl Compare16 {
                 col.push(v);
             }
         }
-        c.zcr60.clear();
-        for t in 0..n60 {
-            c.zcr60.push(lld::zcr(&x[t * HOP..t * HOP + LEN60]));
-        }
+        lld::zcr_frames(x, n60, &mut c.zcr60, &mut self.zcr_prefix);
         c.smoothed.resize_with(N_AB, Vec::new);
         c.deltas.resize_with(N_AB, Vec::new);
         for i in 0..N_AB {
@@ -301,10 +302,10 @@ impl Compare16 {
         // Voice group: SHS candidates, Viterbi, energy gate, voice quality.
         c.candidates.clear();
         c.e60.clear();
-        for t in 0..n60 {
+        framing::windowed_energies(x, self.f60.window(), n60, &mut self.e60sum);
+        for (t, &e) in self.e60sum.iter().enumerate() {
             let fr = &x[t * HOP..t * HOP + LEN60];
             self.f60.magnitude(fr, &mut self.mag60);
-            let e: f64 = self.f60.windowed().iter().map(|&g| (g * g) as f64).sum();
             c.e60.push((e / LEN60 as f64).sqrt() as f32);
             c.candidates.push(self.shs.candidates(&self.mag60));
         }
