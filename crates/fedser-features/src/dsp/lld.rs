@@ -79,6 +79,7 @@ pub struct F20Analyzer {
     prev_mag: Vec<f32>,
     power: Vec<f32>,
     bands: [f32; NBANDS],
+    band_edges: [BandEdges; 2],
 }
 
 impl Default for F20Analyzer {
@@ -191,6 +192,7 @@ impl F20Analyzer {
             prev_mag: vec![0.0; NBINS20],
             power: vec![0.0; NBINS20],
             bands: [0.0; NBANDS],
+            band_edges: [band_edges(NBINS20, 250.0, 650.0), band_edges(NBINS20, 1000.0, 4000.0)],
         }
     }
 
@@ -272,15 +274,25 @@ impl F20Analyzer {
         let p = &self.power;
         let f = &self.freqs;
         let nb = (NBINS20 - 1) as f64;
+        // One pass for the sums that need no other result (power, first
+        // moment, flux, sharpness): independent running sums, each in bin
+        // order as in a separate loop.
         let mut sp = 0f64;
         let mut sa = 0f64;
+        let mut flux = 0f64;
+        let mut sharp = 0f32;
+        let prev = &self.prev_mag;
         for k in 1..NBINS20 {
-            sp += p[k] as f64;
-            sa += f[k] * p[k] as f64;
+            let pk = p[k] as f64;
+            sp += pk;
+            sa += f[k] * pk;
+            let d = (mag[k] - prev[k]) as f64;
+            flux += d * d;
+            sharp += (self.sharp_w[k] * pk) as f32;
         }
         // Band energies.
-        o[0] = band_energy(p, 250.0, 650.0) as f32;
-        o[1] = band_energy(p, 1000.0, 4000.0) as f32;
+        o[0] = band_sum(p, &self.band_edges[0]) as f32;
+        o[1] = band_sum(p, &self.band_edges[1]) as f32;
         // Roll-off.
         // One cumulative pass for the four (increasing) thresholds; the
         // running sum is the same as a separate pass per threshold.
@@ -304,16 +316,7 @@ impl F20Analyzer {
             *o = r as f32;
         }
         // Flux.
-        o[6] = if self.frames_done == 0 {
-            0.0
-        } else {
-            let mut s = 0f64;
-            for k in 1..NBINS20 {
-                let d = (mag[k] - self.prev_mag[k]) as f64;
-                s += d * d;
-            }
-            (s / nb).sqrt() as f32
-        };
+        o[6] = if self.frames_done == 0 { 0.0 } else { (flux / nb).sqrt() as f32 };
         // Centroid.
         let u = if sp > 0.0 { (sa / sp) as f32 } else { 0.0 };
         o[7] = u;
@@ -344,32 +347,50 @@ impl F20Analyzer {
         let den = nb * self.slope_s2f - self.slope_sf * self.slope_sf;
         o[12] = if den != 0.0 { ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32 } else { 0.0 };
         // Sharpness.
-        let mut q = 0f32;
-        for k in 1..NBINS20 {
-            q += (self.sharp_w[k] * p[k] as f64) as f32;
-        }
-        o[13] = if sp > 0.0 { 0.11f32 * ((q as f64 / sp) as f32) } else { 0.0 };
-        // Harmonicity.
+        o[13] = if sp > 0.0 { 0.11f32 * ((sharp as f64 / sp) as f32) } else { 0.0 };
+        // Harmonicity (branch-free: adding +0.0 to the non-negative sum
+        // leaves it unchanged).
         let mut acc = 0f32;
-        let mut last: Option<usize> = None;
-        for j in 3..=254usize {
-            let v = p[j];
-            let is_max = p[j - 2] < v && p[j - 1] < v && v > p[j + 1] && v > p[j + 2];
-            let is_min = p[j - 2] > v && p[j - 1] > v && v < p[j + 1] && v < p[j + 2];
-            if is_max || is_min {
-                if let Some(l) = last {
-                    acc += (v - p[l]).abs();
-                }
-                last = Some(j);
-            }
+        let mut last_v = 0f32;
+        let mut seen = false;
+        for w in p[1..=256].windows(5) {
+            let v = w[2];
+            let is_max = (w[0] < v) & (w[1] < v) & (v > w[3]) & (v > w[4]);
+            let is_min = (w[0] > v) & (w[1] > v) & (v < w[3]) & (v < w[4]);
+            let ext = is_max | is_min;
+            let d = (v - last_v).abs();
+            acc += if ext & seen { d } else { 0.0 };
+            last_v = if ext { v } else { last_v };
+            seen |= ext;
         }
         o[14] = acc / 2.0 / nb as f32;
     }
 }
 
-/// Band energy over [lo, hi] Hz with fractional edge bins, divided by 256.
-fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
-    let n = p.len();
+/// Edge bins and weights of a band energy (see [`band_edges`]).
+#[derive(Clone, Copy)]
+struct BandEdges {
+    kl: usize,
+    wl: f64,
+    kr: usize,
+    wr: f64,
+    n: usize,
+}
+
+/// Band energy over [lo, hi] Hz with fractional edge bins, divided by 256,
+/// with the edges precomputed by [`band_edges`].
+fn band_sum(p: &[f32], e: &BandEdges) -> f64 {
+    let BandEdges { kl, wl, kr, wr, n } = *e;
+    let mut s = p[kl] as f64 * wl;
+    for &v in &p[kl + 1..kr.max(kl + 1)] {
+        s += v as f64;
+    }
+    s += p[kr] as f64 * wr;
+    s / (n - 1) as f64
+}
+
+/// Edge bins and weights of the band [lo, hi] Hz over `n` bins.
+fn band_edges(n: usize, lo: f64, hi: f64) -> BandEdges {
     let i = (0..n).find(|&k| k as f64 * DF20 > lo).unwrap_or(n - 1).max(1);
     let kl = i - 1;
     let mut wl = (i as f64 * DF20 - lo) / DF20;
@@ -382,12 +403,7 @@ fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
     if wr == 0.0 {
         wr = 1.0;
     }
-    let mut s = p[kl] as f64 * wl;
-    for &v in &p[kl + 1..kr.max(kl + 1)] {
-        s += v as f64;
-    }
-    s += p[kr] as f64 * wr;
-    s / (n - 1) as f64
+    BandEdges { kl, wl, kr, wr, n }
 }
 
 /// Zero-crossing rates of the first `n` raw F60 frames of `x` into `out`

@@ -289,17 +289,22 @@ impl Shs {
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
         let mut cnt = 0usize;
-        for i in 1..n - 1 {
-            if ss[i - 1] < ss[i] && ss[i] > ss[i + 1] {
-                if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
-                    for j in (pos + 1..NCAND).rev() {
-                        idx[j] = idx[j - 1];
-                        sc[j] = sc[j - 1];
-                    }
-                    idx[pos] = i;
-                    sc[pos] = ss[i];
-                    cnt = (cnt + 1).min(NCAND);
+        // Local maxima collected branch-free, then ranked in bin order.
+        let pk = &mut self.maxima;
+        let mut np = 0usize;
+        for (i, w) in ss.windows(3).enumerate() {
+            pk[np] = i + 1;
+            np += usize::from((w[0] < w[1]) & (w[1] > w[2]));
+        }
+        for &i in &pk[..np] {
+            if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
+                for j in (pos + 1..NCAND).rev() {
+                    idx[j] = idx[j - 1];
+                    sc[j] = sc[j - 1];
                 }
+                idx[pos] = i;
+                sc[pos] = ss[i];
+                cnt = (cnt + 1).min(NCAND);
             }
         }
         let mut c = Candidates { n: cnt, ..Default::default() };
