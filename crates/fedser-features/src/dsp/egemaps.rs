@@ -625,8 +625,17 @@ impl Egemaps {
             self.f60.magnitude(fr, &mut self.mag60);
             let en: f64 = self.f60.windowed().iter().map(|&g| (g * g) as f64).sum();
             self.e60.push((en / LEN60 as f64).sqrt() as f32);
-            self.cands.push(self.shs.candidates(&self.mag60));
             self.mags60.extend_from_slice(&self.mag60);
+        }
+        // SHS candidates of the frames in pairs (side by side, the same
+        // values as frame by frame).
+        let mut pairs = self.mags60.chunks_exact(2 * NBINS60);
+        for m in pairs.by_ref() {
+            let (a, b) = m.split_at(NBINS60);
+            self.cands.extend(self.shs.candidates2(a, b));
+        }
+        if !pairs.remainder().is_empty() {
+            self.cands.push(self.shs.candidates(pairs.remainder()));
         }
         let (decided, p) = pitch::viterbi_buffered(&self.cands, 40);
         self.c.p = p;

@@ -211,6 +211,7 @@ pub struct Compare16 {
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
     mag60: Vec<f32>,
+    mag60b: Vec<f32>,
     row: [f32; NRAW20],
     c: LldContours,
     tmp: Vec<f32>,
@@ -250,6 +251,7 @@ impl Compare16 {
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
             mag60: vec![0.0; NBINS60],
+            mag60b: vec![0.0; NBINS60],
             row: [0.0; NRAW20],
             c: LldContours::default(),
             tmp: Vec::new(),
@@ -303,11 +305,21 @@ impl Compare16 {
         c.candidates.clear();
         c.e60.clear();
         framing::windowed_energies(x, self.f60.window(), n60, &mut self.e60sum);
-        for (t, &e) in self.e60sum.iter().enumerate() {
-            let fr = &x[t * HOP..t * HOP + LEN60];
-            self.f60.magnitude(fr, &mut self.mag60);
+        for &e in &self.e60sum {
             c.e60.push((e / LEN60 as f64).sqrt() as f32);
-            c.candidates.push(self.shs.candidates(&self.mag60));
+        }
+        // Frames in pairs (the SHS spline of two frames side by side).
+        let mut t = 0;
+        while t < n60 {
+            self.f60.magnitude(&x[t * HOP..t * HOP + LEN60], &mut self.mag60);
+            if t + 1 < n60 {
+                let t1 = t + 1;
+                self.f60.magnitude(&x[t1 * HOP..t1 * HOP + LEN60], &mut self.mag60b);
+                c.candidates.extend(self.shs.candidates2(&self.mag60, &self.mag60b));
+            } else {
+                c.candidates.push(self.shs.candidates(&self.mag60));
+            }
+            t += 2;
         }
         let (decided, p) = pitch::viterbi(&c.candidates);
         c.p = p;

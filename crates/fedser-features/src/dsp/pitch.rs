@@ -35,11 +35,16 @@ pub struct Shs {
     factors: Vec<f32>,
     u0f: f32,
     duf: f32,
-    m: Vec<f64>,
-    slope: Vec<f64>,
-    y2: Vec<f64>,
-    uu: Vec<f64>,
-    h: Vec<f32>,
+    /// Per-lane magnitudes (peak enhanced, smoothed) of the two frames
+    /// analysed side by side.
+    m: [Vec<f64>; 2],
+    /// Spline arrays, two frames (lanes) side by side.
+    y: Vec<[f64; 2]>,
+    slope: Vec<[f64; 2]>,
+    y2: Vec<[f64; 2]>,
+    uu: Vec<[f64; 2]>,
+    /// Octave spectra of the two frames.
+    h: [Vec<f32>; 2],
     ss: Vec<f32>,
     maxima: Vec<usize>,
     fmin: f32,
@@ -187,11 +192,12 @@ impl Shs {
             factors,
             u0f,
             duf,
-            m: vec![0.0; n],
-            slope: vec![0.0; n],
-            y2: vec![0.0; n],
-            uu: vec![0.0; n],
-            h: vec![0.0; n],
+            m: [vec![0.0; n], vec![0.0; n]],
+            y: vec![[0.0; 2]; n],
+            slope: vec![[0.0; 2]; n],
+            y2: vec![[0.0; 2]; n],
+            uu: vec![[0.0; 2]; n],
+            h: [vec![0.0; n], vec![0.0; n]],
             ss: vec![0.0; n],
             maxima: vec![0; n],
             fmin: range_lo,
@@ -199,16 +205,15 @@ impl Shs {
         }
     }
 
-    /// Octave-scale spectrum (3.8.1) of the F60 magnitudes into `self.h`.
-    fn octave(&mut self, mag: &[f32]) {
+    /// Peak enhancement and smoothing (3.8.1) of one frame's magnitudes
+    /// into `m`; `mx` is scratch.
+    fn enhance(mag: &[f32], m: &mut [f64], mx: &mut [usize]) {
         let n = NBINS60;
-        for (d, &s) in self.m.iter_mut().zip(mag.iter()) {
+        for (d, &s) in m.iter_mut().zip(mag.iter()) {
             *d = s as f64;
         }
-        let m = &mut self.m;
         // Peak enhancement: local maxima (collected branch-free), then the
         // bins more than two away from the maxima on both sides zeroed.
-        let mx = &mut self.maxima;
         let mut nmax = 0usize;
         mx[nmax] = 0;
         nmax += usize::from(m[0] > m[1]);
@@ -235,48 +240,89 @@ impl Shs {
             m[i] = (left + 2.0 * c + m[i + 1]) / 4.0;
             left = c;
         }
+    }
+
+    /// Octave-scale spectra (3.8.1) of two frames' F60 magnitudes into
+    /// `self.h[0]` and `self.h[1]`. The spline of the two frames is computed
+    /// side by side (two lanes doing the same operations), so the serial
+    /// recurrences of one frame overlap those of the other; each lane's
+    /// arithmetic is exactly that of a frame analysed alone.
+    fn octave2(&mut self, mags: [&[f32]; 2]) {
+        let n = NBINS60;
+        for (lane, mag) in mags.into_iter().enumerate() {
+            Self::enhance(mag, &mut self.m[lane], &mut self.maxima);
+        }
+        for ((d, &a), &b) in self.y.iter_mut().zip(self.m[0].iter()).zip(self.m[1].iter()) {
+            *d = [a, b];
+        }
         // Natural cubic spline through (u, m): slopes, the tridiagonal
         // forward sweep (its magnitude-independent half precomputed) and the
         // back substitution.
         let sp = &self.sp;
-        let (y, y2, uu, slope) = (&*m, &mut self.y2, &mut self.uu, &mut self.slope);
+        let (y, y2, uu, slope) = (&self.y, &mut self.y2, &mut self.uu, &mut self.slope);
         for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
-            *s = (w[1] - w[0]) / d;
+            *s = [(w[1][0] - w[0][0]) / d, (w[1][1] - w[0][1]) / d];
         }
         // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
         // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
         // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
-        uu[0] = 0.0;
+        uu[0] = [0.0; 2];
         for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
-            *u = (s[1] - s[0]) * w6;
+            *u = [(s[1][0] - s[0][0]) * w6, (s[1][1] - s[0][1]) * w6];
         }
-        for i in 1..n - 1 {
-            uu[i] -= sp.g[i] * uu[i - 1];
+        // The carried values stay in registers (no store-to-load round trip
+        // on the serial chain).
+        let mut prev = uu[0];
+        for (u, &g) in uu[1..n - 1].iter_mut().zip(sp.g[1..n - 1].iter()) {
+            let v = [u[0] - g * prev[0], u[1] - g * prev[1]];
+            *u = v;
+            prev = v;
         }
-        y2[n - 1] = 0.0;
-        for k in (0..n - 1).rev() {
-            y2[k] = sp.y2f[k] * y2[k + 1] + uu[k];
+        y2[n - 1] = [0.0; 2];
+        let mut next = y2[n - 1];
+        for ((d, &f), u) in y2[..n - 1].iter_mut().zip(sp.y2f[..n - 1].iter()).zip(uu[..n - 1].iter()).rev() {
+            let v = [f * next[0] + u[0], f * next[1] + u[1]];
+            *d = v;
+            next = v;
         }
+        let [h0, h1] = &mut self.h;
         for i in 0..n {
             let klo = sp.klo[i];
-            let khi = klo + 1;
-            let val = sp.a[i] * y[klo] + sp.b[i] * y[khi] + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh6[i];
+            let (ylo, yhi, dlo, dhi) = (y[klo], y[klo + 1], y2[klo], y2[klo + 1]);
+            let (a, b, a3, b3, hh6, aud) = (sp.a[i], sp.b[i], sp.a3[i], sp.b3[i], sp.hh6[i], self.aud[i]);
+            let v0 = a * ylo[0] + b * yhi[0] + (a3 * dlo[0] + b3 * dhi[0]) * hh6;
+            let v1 = a * ylo[1] + b * yhi[1] + (a3 * dlo[1] + b3 * dhi[1]) * hh6;
             // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
             // `+ 0.0` turns a -0.0 into +0.0).
-            self.h[i] = (val.max(0.0) * self.aud[i]) as f32 + 0.0;
+            h0[i] = (v0.max(0.0) * aud) as f32 + 0.0;
+            h1[i] = (v1.max(0.0) * aud) as f32 + 0.0;
         }
     }
 
     /// SHS pitch candidates (3.8.2) of one F60 magnitude spectrum.
     pub fn candidates(&mut self, mag: &[f32]) -> Candidates {
-        self.octave(mag);
+        self.octave2([mag, mag]);
+        self.shs(0)
+    }
+
+    /// [`Shs::candidates`] of two F60 magnitude spectra (the same values as
+    /// one by one, computed side by side).
+    pub fn candidates2(&mut self, a: &[f32], b: &[f32]) -> [Candidates; 2] {
+        self.octave2([a, b]);
+        [self.shs(0), self.shs(1)]
+    }
+
+    /// Subharmonic summation and candidate picking on the octave spectrum
+    /// `self.h[lane]`.
+    fn shs(&mut self, lane: usize) -> Candidates {
         let n = NBINS60;
         let ss = &mut self.ss;
-        ss.copy_from_slice(&self.h);
+        let h = &self.h[lane];
+        ss.copy_from_slice(h);
         for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
             // Element-wise (vectorisable); each ss[j] still adds the
             // harmonics in the same order.
-            for (d, &hv) in ss[..n - sh].iter_mut().zip(self.h[sh..].iter()) {
+            for (d, &hv) in ss[..n - sh].iter_mut().zip(h[sh..].iter()) {
                 *d += hv * fac;
             }
         }
