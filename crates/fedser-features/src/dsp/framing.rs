@@ -133,24 +133,25 @@ impl Framer {
 
 /// Energy `sum_j (x[t HOP + j] w[j])^2` (the windowed sample squared in
 /// f32, summed in f64 in sample order, as over [`Framer::windowed`]) of
-/// each of the first `n` frames of length `w.len()` into `out`. Four frames
-/// are summed side by side (four independent running sums, each in the
+/// each of the first `n` frames of length `w.len()` into `out`. Eight frames
+/// are summed side by side (eight independent running sums, each in the
 /// same order as frame by frame).
 pub fn windowed_energies(x: &[f32], w: &[f32], n: usize, out: &mut Vec<f64>) {
     out.clear();
     let len = w.len();
+    const K: usize = 8;
     let mut t = 0;
-    while t + 4 <= n {
-        let f = [0, 1, 2, 3].map(|k| &x[(t + k) * HOP..(t + k) * HOP + len]);
-        let mut acc = [0f64; 4];
+    while t + K <= n {
+        let f: [&[f32]; K] = std::array::from_fn(|k| &x[(t + k) * HOP..(t + k) * HOP + len]);
+        let mut acc = [0f64; K];
         for (j, &wj) in w.iter().enumerate() {
-            for k in 0..4 {
+            for k in 0..K {
                 let g = f[k][j] * wj;
                 acc[k] += (g * g) as f64;
             }
         }
         out.extend_from_slice(&acc);
-        t += 4;
+        t += K;
     }
     for t in t..n {
         let mut e = 0f64;

@@ -318,13 +318,36 @@ impl Shs {
         let n = NBINS60;
         let ss = &mut self.ss;
         let h = &self.h[lane];
-        ss.copy_from_slice(h);
-        for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
-            // Element-wise (vectorisable); each ss[j] still adds the
-            // harmonics in the same order.
-            for (d, &hv) in ss[..n - sh].iter_mut().zip(h[sh..].iter()) {
-                *d += hv * fac;
+        // ss[j] = h[j] + sum over the shifts (in order) of fac h[j + sh],
+        // for j + sh < n. Blocks of B bins are kept in registers over all
+        // shifts; each ss[j] adds the same terms in the same order.
+        const B: usize = 16;
+        let mut j = 0;
+        while j + B <= n {
+            let mut acc = [0f32; B];
+            acc.copy_from_slice(&h[j..j + B]);
+            for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
+                if j + B + sh <= n {
+                    for (a, &hv) in acc.iter_mut().zip(h[j + sh..j + sh + B].iter()) {
+                        *a += hv * fac;
+                    }
+                } else {
+                    for (a, &hv) in acc.iter_mut().zip(h[(j + sh).min(n)..].iter()) {
+                        *a += hv * fac;
+                    }
+                }
             }
+            ss[j..j + B].copy_from_slice(&acc);
+            j += B;
+        }
+        for j in j..n {
+            let mut a = h[j];
+            for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
+                if j + sh < n {
+                    a += h[j + sh] * fac;
+                }
+            }
+            ss[j] = a;
         }
         for v in ss.iter_mut() {
             let q = *v / 15.0;
@@ -335,23 +358,34 @@ impl Shs {
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
         let mut cnt = 0usize;
-        // Local maxima collected branch-free, then ranked in bin order.
-        let pk = &mut self.maxima;
-        let mut np = 0usize;
-        for (i, w) in ss.windows(3).enumerate() {
-            pk[np] = i + 1;
-            np += usize::from((w[0] < w[1]) & (w[1] > w[2]));
-        }
-        for &i in &pk[..np] {
-            if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
-                for j in (pos + 1..NCAND).rev() {
-                    idx[j] = idx[j - 1];
-                    sc[j] = sc[j - 1];
-                }
-                idx[pos] = i;
-                sc[pos] = ss[i];
-                cnt = (cnt + 1).min(NCAND);
+        // Local maxima, ranked in bin order: found branch-free as a bit mask
+        // per block of 64 bins, then visited bit by bit.
+        let mut i0 = 1;
+        while i0 < n - 1 {
+            let end = (i0 + 64).min(n - 1);
+            let mut bits = 0u64;
+            for (k, w) in ss[i0 - 1..end + 1].windows(3).enumerate() {
+                bits |= u64::from((w[0] < w[1]) & (w[1] > w[2])) << k;
             }
+            while bits != 0 {
+                let i = i0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // Fast rejection (the search below would find no slot): the
+                // list is full and its smallest score is at least ss[i].
+                if sc[NCAND - 1] != 0.0 && sc[NCAND - 1] >= ss[i] {
+                    continue;
+                }
+                if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
+                    for j in (pos + 1..NCAND).rev() {
+                        idx[j] = idx[j - 1];
+                        sc[j] = sc[j - 1];
+                    }
+                    idx[pos] = i;
+                    sc[pos] = ss[i];
+                    cnt = (cnt + 1).min(NCAND);
+                }
+            }
+            i0 = end;
         }
         let mut c = Candidates { n: cnt, ..Default::default() };
         for k in 0..cnt {
