@@ -763,12 +763,24 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
     rising.clear();
     falling.clear();
     if n >= 5 {
-        for i in 2..n - 2 {
-            if x[i] > x[i - 1] && x[i] > x[i + 1] {
-                el.push(PeakEl { is_max: true, y: x[i], idx: i, alive: true });
-            } else if x[i] < x[i - 1] && x[i] < x[i + 1] {
-                el.push(PeakEl { is_max: false, y: x[i], idx: i, alive: true });
+        // Local maxima and minima of x[2..n-2] as bit masks (64 points a
+        // block, found branch-free), then listed in index order.
+        let mut i0 = 2;
+        while i0 < n - 2 {
+            let end = (i0 + 64).min(n - 2);
+            let (mut maxb, mut minb) = (0u64, 0u64);
+            for (k, w) in x[i0 - 1..end + 1].windows(3).enumerate() {
+                maxb |= u64::from((w[1] > w[0]) & (w[1] > w[2])) << k;
+                minb |= u64::from((w[1] < w[0]) & (w[1] < w[2])) << k;
             }
+            let mut bits = maxb | minb;
+            while bits != 0 {
+                let k = bits.trailing_zeros();
+                bits &= bits - 1;
+                let i = i0 + k as usize;
+                el.push(PeakEl { is_max: (maxb >> k) & 1 == 1, y: x[i], idx: i, alive: true });
+            }
+            i0 = end;
         }
     }
     // Pass 1: prune small maxima.

@@ -206,9 +206,16 @@ impl F20Analyzer {
     /// `mag` its Hamming magnitude spectrum (257 bins). Writes the
     /// [`NRAW20`] raw LLDs into `out` in [`raw20_names`] order.
     pub fn frame(&mut self, raw: &[f32], mag: &[f32], out: &mut [f32; NRAW20]) {
-        // RMS energy.
         let e: f64 = raw.iter().map(|&v| (v * v) as f64).sum();
-        out[0] = (e / raw.len().max(1) as f64).sqrt() as f32;
+        self.frame_with_energy(e, raw.len(), mag, out);
+    }
+
+    /// [`F20Analyzer::frame`] with the frame's energy `e = sum (v v) as f64`
+    /// (in sample order) and length given, e.g. computed for many frames at
+    /// once by [`super::framing::windowed_energies`] with a window of ones.
+    pub fn frame_with_energy(&mut self, e: f64, len: usize, mag: &[f32], out: &mut [f32; NRAW20]) {
+        // RMS energy.
+        out[0] = (e / len.max(1) as f64).sqrt() as f32;
 
         for (p, &m) in self.power.iter_mut().zip(mag.iter()) {
             *p = m * m;
@@ -348,20 +355,30 @@ impl F20Analyzer {
         o[12] = if den != 0.0 { ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32 } else { 0.0 };
         // Sharpness.
         o[13] = if sp > 0.0 { 0.11f32 * ((sharp as f64 / sp) as f32) } else { 0.0 };
-        // Harmonicity (branch-free: adding +0.0 to the non-negative sum
-        // leaves it unchanged).
+        // Harmonicity: the local extrema of bins 3..=254 as bit masks (64
+        // bins a block, found branch-free), then the absolute differences of
+        // consecutive extrema summed in bin order.
         let mut acc = 0f32;
-        let mut last_v = 0f32;
-        let mut seen = false;
-        for w in p[1..=256].windows(5) {
-            let v = w[2];
-            let is_max = (w[0] < v) & (w[1] < v) & (v > w[3]) & (v > w[4]);
-            let is_min = (w[0] > v) & (w[1] > v) & (v < w[3]) & (v < w[4]);
-            let ext = is_max | is_min;
-            let d = (v - last_v).abs();
-            acc += if ext & seen { d } else { 0.0 };
-            last_v = if ext { v } else { last_v };
-            seen |= ext;
+        let mut last: Option<f32> = None;
+        let mut j0 = 3usize;
+        while j0 <= 254 {
+            let end = (j0 + 64).min(255);
+            let mut bits = 0u64;
+            for (k, w) in p[j0 - 2..end + 2].windows(5).enumerate() {
+                let v = w[2];
+                let is_max = (w[0] < v) & (w[1] < v) & (v > w[3]) & (v > w[4]);
+                let is_min = (w[0] > v) & (w[1] > v) & (v < w[3]) & (v < w[4]);
+                bits |= u64::from(is_max | is_min) << k;
+            }
+            while bits != 0 {
+                let v = p[j0 + bits.trailing_zeros() as usize];
+                bits &= bits - 1;
+                if let Some(l) = last {
+                    acc += (v - l).abs();
+                }
+                last = Some(v);
+            }
+            j0 = end;
         }
         o[14] = acc / 2.0 / nb as f32;
     }

@@ -218,6 +218,7 @@ pub struct Compare16 {
     fs: FuncScratch,
     zcr_prefix: Vec<u32>,
     e60sum: Vec<f64>,
+    e20sum: Vec<f64>,
 }
 
 impl Default for Compare16 {
@@ -258,6 +259,7 @@ impl Compare16 {
             fs: FuncScratch::default(),
             zcr_prefix: Vec::new(),
             e60sum: Vec::new(),
+            e20sum: Vec::new(),
         }
     }
 
@@ -274,10 +276,13 @@ impl Compare16 {
             col.reserve(n20);
         }
         self.ana.reset();
+        // Frame energies of eight frames at a time (window of ones: the
+        // product v * 1.0 is v, so the sums are those of `frame`).
+        framing::windowed_energies(x, &[1.0; LEN20], n20, &mut self.e20sum);
         for t in 0..n20 {
             let fr = &x[t * HOP..t * HOP + LEN20];
             self.f20.magnitude(fr, &mut self.mag20);
-            self.ana.frame(fr, &self.mag20, &mut self.row);
+            self.ana.frame_with_energy(self.e20sum[t], LEN20, &self.mag20, &mut self.row);
             for (col, &v) in c.raw20.iter_mut().zip(self.row.iter()) {
                 col.push(v);
             }
