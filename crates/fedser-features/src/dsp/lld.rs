@@ -424,30 +424,30 @@ fn band_edges(n: usize, lo: f64, hi: f64) -> BandEdges {
 }
 
 /// Zero-crossing rates of the first `n` raw F60 frames of `x` into `out`
-/// (the values of [`zcr`] frame by frame): the crossing test of each sample
-/// is done once, and each frame counts its crossings from prefix counts.
-pub fn zcr_frames(x: &[f32], n: usize, out: &mut Vec<f32>, prefix: &mut Vec<u32>) {
+/// (the values of [`zcr`] frame by frame): the crossings are counted once
+/// per hop-sized block, and each frame adds its six blocks and removes its
+/// two end samples (which [`zcr`] does not test). `blocks` is scratch.
+pub fn zcr_frames(x: &[f32], n: usize, out: &mut Vec<f32>, blocks: &mut Vec<u32>) {
     use super::framing::HOP;
     out.clear();
     if n == 0 {
         return;
     }
-    // prefix[i] = crossings at the samples j < i (sample j tested with its
-    // neighbours j - 1 and j + 1; samples 1..m-2 can be tested).
+    // Samples 0..m; sample j (1 <= j <= m - 2) is tested with its neighbours.
     let m = (n - 1) * HOP + LEN60;
-    prefix.clear();
-    prefix.push(0);
-    let mut c = 0u32;
-    prefix.push(0);
-    for w in x[..m].windows(3) {
-        let (a, b, cc) = (w[0], w[1], w[2]);
-        c += u32::from(((a * cc <= 0.0) & (b == 0.0)) | (a * b < 0.0));
-        prefix.push(c);
+    let test = |w: &[f32]| {
+        let (a, b, c) = (w[0], w[1], w[2]);
+        u32::from(((a * c <= 0.0) & (b == 0.0)) | (a * b < 0.0))
+    };
+    let flag = |j: usize| if j == 0 || j + 1 >= m { 0 } else { test(&x[j - 1..j + 2]) };
+    blocks.clear();
+    for b in 0..m / HOP {
+        let (lo, hi) = ((b * HOP).max(1), ((b + 1) * HOP).min(m - 1));
+        blocks.push(x[lo - 1..hi + 1].windows(3).map(test).sum());
     }
     for t in 0..n {
-        // Middle samples t HOP + 1 ..= t HOP + LEN60 - 2.
         let s = t * HOP;
-        let cnt = prefix[s + LEN60 - 1] - prefix[s + 1];
+        let cnt: u32 = blocks[t..t + LEN60 / HOP].iter().sum::<u32>() - flag(s) - flag(s + LEN60 - 1);
         out.push((cnt as usize as f64 / LEN60 as f64) as f32);
     }
 }

@@ -326,15 +326,17 @@ impl Shs {
         while j + B <= n {
             let mut acc = [0f32; B];
             acc.copy_from_slice(&h[j..j + B]);
-            for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
-                if j + B + sh <= n {
-                    for (a, &hv) in acc.iter_mut().zip(h[j + sh..j + sh + B].iter()) {
-                        *a += hv * fac;
-                    }
-                } else {
-                    for (a, &hv) in acc.iter_mut().zip(h[(j + sh).min(n)..].iter()) {
-                        *a += hv * fac;
-                    }
+            // The shifts ascend: those reaching past the end come last.
+            let full = self.shifts.partition_point(|&sh| j + B + sh <= n);
+            for (&sh, &fac) in self.shifts[..full].iter().zip(self.factors.iter()) {
+                let hs: &[f32; B] = h[j + sh..j + sh + B].try_into().unwrap_or(&[0.0; B]);
+                for k in 0..B {
+                    acc[k] += hs[k] * fac;
+                }
+            }
+            for (&sh, &fac) in self.shifts[full..].iter().zip(self.factors[full..].iter()) {
+                for (a, &hv) in acc.iter_mut().zip(h[(j + sh).min(n)..].iter()) {
+                    *a += hv * fac;
                 }
             }
             ss[j..j + B].copy_from_slice(&acc);
