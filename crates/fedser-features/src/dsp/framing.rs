@@ -162,3 +162,23 @@ pub fn windowed_energies(x: &[f32], w: &[f32], n: usize, out: &mut Vec<f64>) {
         out.push(e);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windowed_energies_equal_the_frame_by_frame_sums() {
+        let x: Vec<f32> = (0..20_000).map(|i| ((i as f32 * 0.37).sin() * 0.8) + (i % 7) as f32 * 1e-3).collect();
+        let w = gaussian(LEN60, 0.4);
+        let mut out = Vec::new();
+        for n in [0, 1, 7, 8, 9, frame_count(x.len(), LEN60)] {
+            windowed_energies(&x, &w, n, &mut out);
+            assert_eq!(out.len(), n);
+            for (t, &e) in out.iter().enumerate() {
+                let want: f64 = x[t * HOP..t * HOP + LEN60].iter().zip(&w).map(|(&v, &g)| ((v * g) * (v * g)) as f64).sum();
+                assert_eq!(e.to_bits(), want.to_bits(), "n {n} frame {t}");
+            }
+        }
+    }
+}

@@ -999,3 +999,90 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
     out.extend(vals.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
     k
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values with repeats, signed zeros and a wide range (LCG).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (s >> 60) % 8 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => 1.5,
+                    _ => ((s >> 20) as u32 as f32 / 1e6 - 2000.0) * 10f32.powi(((s >> 8) % 7) as i32 - 3),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn selected_percentiles_equal_percentiles_of_the_sorted_values() {
+        let ps = [0.25, 0.5, 0.75, 0.01, 0.99, 0.2, 0.8];
+        let mut keys = Vec::new();
+        for n in (1..60).chain([99, 100, 101, 257, 1000]) {
+            let x = values(n, n as u64);
+            let mut s = x.clone();
+            s.sort_by(f32::total_cmp);
+            let mut got = [0f32; 7];
+            percentiles_of(&x, &ps, &mut keys, &mut got);
+            for (g, &p) in got.iter().zip(ps.iter()) {
+                assert_eq!(g.to_bits(), pctl(&s, p).to_bits(), "n {n} p {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_lpc_lags_equal_the_per_lag_sums() {
+        for n in [0usize, 1, 2, 5, 6, 7, 50, 301] {
+            let x: Vec<f32> = values(n, 7 + n as u64).iter().map(|v| v / 1000.0).collect();
+            let mut a = [0f32; 6];
+            let e = lpc_coeffs(&x, &mut a);
+            // Reference: the lags summed lag by lag, then the same recursion.
+            let mut r = [0f32; 6];
+            for (k, rk) in r.iter_mut().enumerate() {
+                for i in k..n {
+                    *rk += x[i] * x[i - k];
+                }
+            }
+            let mut b = [0f32; 6];
+            let e_ref = levinson(&r, &mut b);
+            assert_eq!(e.map(f32::to_bits), e_ref.map(f32::to_bits), "n {n}");
+            assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits), "n {n}");
+        }
+    }
+
+    /// The Levinson-Durbin recursion of `lpc_coeffs` on given lags.
+    fn levinson(r: &[f32; 6], a: &mut [f32; 6]) -> Option<f32> {
+        a.fill(0.0);
+        if r[0] == 0.0 {
+            return None;
+        }
+        a[0] = 1.0;
+        let mut e = r[0];
+        for m in 1..6 {
+            let mut acc = r[m];
+            for i in 1..m {
+                acc += a[i] * r[m - i];
+            }
+            let k = (-1.0 / e) * acc;
+            a[m] = k;
+            for i in 1..=m / 2 {
+                let (ai, ami) = (a[i], a[m - i]);
+                a[i] = ai + k * ami;
+                if i != m - i {
+                    a[m - i] = ami + k * ai;
+                }
+            }
+            e *= 1.0 - k * k;
+            if e == 0.0 {
+                break;
+            }
+        }
+        Some(e)
+    }
+}

@@ -467,3 +467,34 @@ pub fn zcr(frame: &[f32]) -> f32 {
     }
     (cnt as f64 / LEN60 as f64) as f32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::framing::{frame_count, HOP};
+    use super::*;
+
+    #[test]
+    fn zcr_frames_equal_zcr_frame_by_frame() {
+        // Sign changes, exact zeros (runs and single) and plateaus.
+        let mut s = 11u64;
+        let x: Vec<f32> = (0..16000 + 77)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (s >> 61, i / 700 % 3) {
+                    (_, 2) => 0.0,
+                    (0, _) => 0.0,
+                    _ => ((s >> 33) as f32 / 2f32.powi(31) - 0.5) * if i % 5 == 0 { -1.0 } else { 1.0 },
+                }
+            })
+            .collect();
+        let (mut out, mut blocks) = (Vec::new(), Vec::new());
+        for len in [LEN60 - 1, LEN60, LEN60 + HOP - 1, LEN60 + HOP, 5000, x.len()] {
+            let n = frame_count(len, LEN60);
+            zcr_frames(&x[..len], n, &mut out, &mut blocks);
+            assert_eq!(out.len(), n);
+            for (t, &z) in out.iter().enumerate() {
+                assert_eq!(z.to_bits(), zcr(&x[t * HOP..t * HOP + LEN60]).to_bits(), "len {len} frame {t}");
+            }
+        }
+    }
+}
