@@ -627,16 +627,10 @@ impl Egemaps {
             self.e60.push((en / LEN60 as f64).sqrt() as f32);
             self.mags60.extend_from_slice(&self.mag60);
         }
-        // SHS candidates of the frames in pairs (side by side, the same
+        // SHS candidates of the frames in groups (side by side, the same
         // values as frame by frame).
-        let mut pairs = self.mags60.chunks_exact(2 * NBINS60);
-        for m in pairs.by_ref() {
-            let (a, b) = m.split_at(NBINS60);
-            self.cands.extend(self.shs.candidates2(a, b));
-        }
-        if !pairs.remainder().is_empty() {
-            self.cands.push(self.shs.candidates(pairs.remainder()));
-        }
+        let frames: Vec<&[f32]> = self.mags60.chunks_exact(NBINS60).collect();
+        self.shs.candidates_many(&frames, &mut self.cands);
         let (decided, p) = pitch::viterbi_buffered(&self.cands, 40);
         self.c.p = p;
         self.f0.clear();

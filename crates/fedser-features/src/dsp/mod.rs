@@ -210,8 +210,7 @@ pub struct Compare16 {
     shs: pitch::Shs,
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
-    mag60: Vec<f32>,
-    mag60b: Vec<f32>,
+    mag60s: [Vec<f32>; pitch::LANES],
     row: [f32; NRAW20],
     c: LldContours,
     tmp: Vec<f32>,
@@ -251,8 +250,7 @@ impl Compare16 {
             shs: pitch::Shs::new(),
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
-            mag60: vec![0.0; NBINS60],
-            mag60b: vec![0.0; NBINS60],
+            mag60s: std::array::from_fn(|_| vec![0.0; NBINS60]),
             row: [0.0; NRAW20],
             c: LldContours::default(),
             tmp: Vec::new(),
@@ -313,18 +311,18 @@ impl Compare16 {
         for &e in &self.e60sum {
             c.e60.push((e / LEN60 as f64).sqrt() as f32);
         }
-        // Frames in pairs (the SHS spline of two frames side by side).
+        // SHS in groups of frames (their splines side by side): the
+        // magnitudes of a group, then its candidates.
         let mut t = 0;
         while t < n60 {
-            self.f60.magnitude(&x[t * HOP..t * HOP + LEN60], &mut self.mag60);
-            if t + 1 < n60 {
-                let t1 = t + 1;
-                self.f60.magnitude(&x[t1 * HOP..t1 * HOP + LEN60], &mut self.mag60b);
-                c.candidates.extend(self.shs.candidates2(&self.mag60, &self.mag60b));
-            } else {
-                c.candidates.push(self.shs.candidates(&self.mag60));
+            let k = pitch::LANES.min(n60 - t);
+            for (j, m) in self.mag60s[..k].iter_mut().enumerate() {
+                let s = (t + j) * HOP;
+                self.f60.magnitude(&x[s..s + LEN60], m);
             }
-            t += 2;
+            let refs: [&[f32]; pitch::LANES] = std::array::from_fn(|j| &self.mag60s[j.min(k - 1)][..]);
+            self.shs.candidates_many(&refs[..k], &mut c.candidates);
+            t += k;
         }
         let (decided, p) = pitch::viterbi(&c.candidates);
         c.p = p;

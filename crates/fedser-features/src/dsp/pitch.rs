@@ -10,6 +10,8 @@ use super::framing::{HOP, LEN60, NBINS60};
 
 /// Number of SHS candidates per frame.
 pub const NCAND: usize = 6;
+/// Number of F60 frames whose octave spectra [`Shs`] computes side by side.
+pub const LANES: usize = 4;
 const NSTATES: usize = NCAND + 1;
 const VOICING_CUTOFF: f64 = 0.7;
 
@@ -35,16 +37,16 @@ pub struct Shs {
     factors: Vec<f32>,
     u0f: f32,
     duf: f32,
-    /// Per-lane magnitudes (peak enhanced, smoothed) of the two frames
+    /// Per-lane magnitudes (peak enhanced, smoothed) of the [`LANES`] frames
     /// analysed side by side.
-    m: [Vec<f64>; 2],
-    /// Spline arrays, two frames (lanes) side by side.
-    y: Vec<[f64; 2]>,
-    slope: Vec<[f64; 2]>,
-    y2: Vec<[f64; 2]>,
-    uu: Vec<[f64; 2]>,
-    /// Octave spectra of the two frames.
-    h: [Vec<f32>; 2],
+    m: [Vec<f64>; LANES],
+    /// Spline arrays, [`LANES`] frames side by side.
+    y: Vec<[f64; LANES]>,
+    slope: Vec<[f64; LANES]>,
+    y2: Vec<[f64; LANES]>,
+    uu: Vec<[f64; LANES]>,
+    /// Octave spectra of the [`LANES`] frames.
+    h: [Vec<f32>; LANES],
     ss: Vec<f32>,
     fmin: f32,
     fmax: f32,
@@ -191,12 +193,12 @@ impl Shs {
             factors,
             u0f,
             duf,
-            m: [vec![0.0; n], vec![0.0; n]],
-            y: vec![[0.0; 2]; n],
-            slope: vec![[0.0; 2]; n],
-            y2: vec![[0.0; 2]; n],
-            uu: vec![[0.0; 2]; n],
-            h: [vec![0.0; n], vec![0.0; n]],
+            m: std::array::from_fn(|_| vec![0.0; n]),
+            y: vec![[0.0; LANES]; n],
+            slope: vec![[0.0; LANES]; n],
+            y2: vec![[0.0; LANES]; n],
+            uu: vec![[0.0; LANES]; n],
+            h: std::array::from_fn(|_| vec![0.0; n]),
             ss: vec![0.0; n],
             fmin: range_lo,
             fmax: range_hi,
@@ -259,18 +261,19 @@ impl Shs {
         }
     }
 
-    /// Octave-scale spectra (3.8.1) of two frames' F60 magnitudes into
-    /// `self.h[0]` and `self.h[1]`. The spline of the two frames is computed
-    /// side by side (two lanes doing the same operations), so the serial
-    /// recurrences of one frame overlap those of the other; each lane's
-    /// arithmetic is exactly that of a frame analysed alone.
-    fn octave2(&mut self, mags: [&[f32]; 2]) {
+    /// Octave-scale spectra (3.8.1) of [`LANES`] frames' F60 magnitudes into
+    /// `self.h[lane]`. The spline of the frames is computed side by side
+    /// (lanes doing the same operations), so the serial recurrences of one
+    /// frame overlap those of the others; each lane's arithmetic is exactly
+    /// that of a frame analysed alone.
+    fn octave_lanes(&mut self, mags: [&[f32]; LANES]) {
+        const L: usize = LANES;
         let n = NBINS60;
         for (lane, mag) in mags.into_iter().enumerate() {
             Self::enhance(mag, &mut self.m[lane]);
         }
-        for ((d, &a), &b) in self.y.iter_mut().zip(self.m[0].iter()).zip(self.m[1].iter()) {
-            *d = [a, b];
+        for (i, d) in self.y.iter_mut().enumerate() {
+            *d = std::array::from_fn(|l| self.m[l][i]);
         }
         // Natural cubic spline through (u, m): slopes, the tridiagonal
         // forward sweep (its magnitude-independent half precomputed) and the
@@ -278,55 +281,70 @@ impl Shs {
         let sp = &self.sp;
         let (y, y2, uu, slope) = (&self.y, &mut self.y2, &mut self.uu, &mut self.slope);
         for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
-            *s = [(w[1][0] - w[0][0]) / d, (w[1][1] - w[0][1]) / d];
+            for l in 0..L {
+                s[l] = (w[1][l] - w[0][l]) / d;
+            }
         }
         // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
         // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
         // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
-        uu[0] = [0.0; 2];
+        uu[0] = [0.0; L];
         for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
-            *u = [(s[1][0] - s[0][0]) * w6, (s[1][1] - s[0][1]) * w6];
+            for l in 0..L {
+                u[l] = (s[1][l] - s[0][l]) * w6;
+            }
         }
         // The carried values stay in registers (no store-to-load round trip
         // on the serial chain).
         let mut prev = uu[0];
         for (u, &g) in uu[1..n - 1].iter_mut().zip(sp.g[1..n - 1].iter()) {
-            let v = [u[0] - g * prev[0], u[1] - g * prev[1]];
-            *u = v;
-            prev = v;
+            for l in 0..L {
+                prev[l] = u[l] - g * prev[l];
+            }
+            *u = prev;
         }
-        y2[n - 1] = [0.0; 2];
+        y2[n - 1] = [0.0; L];
         let mut next = y2[n - 1];
         for ((d, &f), u) in y2[..n - 1].iter_mut().zip(sp.y2f[..n - 1].iter()).zip(uu[..n - 1].iter()).rev() {
-            let v = [f * next[0] + u[0], f * next[1] + u[1]];
-            *d = v;
-            next = v;
+            for l in 0..L {
+                next[l] = f * next[l] + u[l];
+            }
+            *d = next;
         }
-        let [h0, h1] = &mut self.h;
+        let mut hv = [0f32; L];
         for i in 0..n {
             let klo = sp.klo[i];
             let (ylo, yhi, dlo, dhi) = (y[klo], y[klo + 1], y2[klo], y2[klo + 1]);
             let (a, b, a3, b3, hh6, aud) = (sp.a[i], sp.b[i], sp.a3[i], sp.b3[i], sp.hh6[i], self.aud[i]);
-            let v0 = a * ylo[0] + b * yhi[0] + (a3 * dlo[0] + b3 * dhi[0]) * hh6;
-            let v1 = a * ylo[1] + b * yhi[1] + (a3 * dlo[1] + b3 * dhi[1]) * hh6;
-            // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
-            // `+ 0.0` turns a -0.0 into +0.0).
-            h0[i] = (v0.max(0.0) * aud) as f32 + 0.0;
-            h1[i] = (v1.max(0.0) * aud) as f32 + 0.0;
+            for l in 0..L {
+                let v = a * ylo[l] + b * yhi[l] + (a3 * dlo[l] + b3 * dhi[l]) * hh6;
+                // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
+                // `+ 0.0` turns a -0.0 into +0.0).
+                hv[l] = (v.max(0.0) * aud) as f32 + 0.0;
+            }
+            for l in 0..L {
+                self.h[l][i] = hv[l];
+            }
         }
     }
 
     /// SHS pitch candidates (3.8.2) of one F60 magnitude spectrum.
     pub fn candidates(&mut self, mag: &[f32]) -> Candidates {
-        self.octave2([mag, mag]);
+        self.octave_lanes([mag; LANES]);
         self.shs(0)
     }
 
-    /// [`Shs::candidates`] of two F60 magnitude spectra (the same values as
-    /// one by one, computed side by side).
-    pub fn candidates2(&mut self, a: &[f32], b: &[f32]) -> [Candidates; 2] {
-        self.octave2([a, b]);
-        [self.shs(0), self.shs(1)]
+    /// [`Shs::candidates`] of up to [`LANES`] F60 magnitude spectra (the
+    /// same values as one by one, computed side by side), appended to `out`.
+    pub fn candidates_many(&mut self, mags: &[&[f32]], out: &mut Vec<Candidates>) {
+        for group in mags.chunks(LANES) {
+            let lanes: [&[f32]; LANES] = std::array::from_fn(|l| group[l.min(group.len() - 1)]);
+            self.octave_lanes(lanes);
+            for lane in 0..group.len() {
+                let c = self.shs(lane);
+                out.push(c);
+            }
+        }
     }
 
     /// Subharmonic summation and candidate picking on the octave spectrum
@@ -1041,7 +1059,7 @@ mod tests {
     }
 
     #[test]
-    fn candidates_of_two_frames_side_by_side_equal_one_by_one() {
+    fn candidates_of_frames_side_by_side_equal_one_by_one() {
         let mut shs = Shs::new();
         let mut solo = Shs::new();
         let spec = |seed: u64| -> Vec<f32> {
@@ -1059,9 +1077,13 @@ mod tests {
                 .collect()
         };
         for seed in 0..24u64 {
-            let (a, b) = (spec(seed), spec(seed + 100));
-            let both = shs.candidates2(&a, &b);
-            for (c, m) in both.iter().zip([&a, &b]) {
+            let k = 1 + seed as usize % 7;
+            let specs: Vec<Vec<f32>> = (0..k as u64).map(|j| spec(seed + 100 * j)).collect();
+            let refs: Vec<&[f32]> = specs.iter().map(|v| &v[..]).collect();
+            let mut many = Vec::new();
+            shs.candidates_many(&refs, &mut many);
+            assert_eq!(many.len(), k);
+            for (c, m) in many.iter().zip(&specs) {
                 let one = solo.candidates(m);
                 assert_eq!(c.n, one.n, "seed {seed}");
                 for s in 0..NCAND {
