@@ -143,10 +143,8 @@ fn decode_pcm16(spec: hound::WavSpec, data: &[u8], expected: usize) -> Result<Cl
     }
     let scale = 32768.0 / f64::from(1u32 << 15) / 32767.0;
     let n = expected.min(data.len() / 2);
-    let interleaved: Vec<f32> = data[..2 * n]
-        .chunks_exact(2)
-        .map(|b| (f64::from(i16::from_le_bytes([b[0], b[1]])) * scale) as f32)
-        .collect();
+    let interleaved: Vec<f32> =
+        data[..2 * n].chunks_exact(2).map(|b| (f64::from(i16::from_le_bytes([b[0], b[1]])) * scale) as f32).collect();
     finish(spec, interleaved, expected)
 }
 
@@ -344,8 +342,12 @@ mod tests {
     fn bulk_pcm16_equals_sample_by_sample_decoding() {
         let dir = tempfile::tempdir().unwrap();
         for channels in [1u16, 2] {
-            let spec =
-                hound::WavSpec { channels, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 16000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
             let p = dir.path().join(format!("r{channels}.wav"));
             let mut w = hound::WavWriter::create(&p, spec).unwrap();
             for v in i16::MIN..=i16::MAX {

@@ -101,7 +101,8 @@ impl Framer {
         let (mid, tail) = rest.split_at_mut(len);
         head.fill(Complex::new(0.0, 0.0));
         tail.fill(Complex::new(0.0, 0.0));
-        for (((&x, &w), o), b) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).zip(mid.iter_mut()) {
+        for (((&x, &w), o), b) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).zip(mid.iter_mut())
+        {
             let v = x * w;
             *o = v;
             *b = Complex::new(v as f64, 0.0);
@@ -176,7 +177,8 @@ mod tests {
             windowed_energies(&x, &w, n, &mut out);
             assert_eq!(out.len(), n);
             for (t, &e) in out.iter().enumerate() {
-                let want: f64 = x[t * HOP..t * HOP + LEN60].iter().zip(&w).map(|(&v, &g)| ((v * g) * (v * g)) as f64).sum();
+                let want: f64 =
+                    x[t * HOP..t * HOP + LEN60].iter().zip(&w).map(|(&v, &g)| ((v * g) * (v * g)) as f64).sum();
                 assert_eq!(e.to_bits(), want.to_bits(), "n {n} frame {t}");
             }
         }

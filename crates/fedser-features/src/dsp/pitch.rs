@@ -1071,8 +1071,8 @@ mod tests {
                 .map(|(k, &e)| {
                     let f = k as f32 * 15.625;
                     let h = (f / f0).fract();
-                    let peak = if seed % 5 == 0 { 0.0 } else { (-(h.min(1.0 - h) * 12.0).powi(2)).exp() };
-                    (peak * 3.0 + 0.05 * e.abs()) * if seed % 7 == 0 { 0.0 } else { 1.0 }
+                    let peak = if seed.is_multiple_of(5) { 0.0 } else { (-(h.min(1.0 - h) * 12.0).powi(2)).exp() };
+                    (peak * 3.0 + 0.05 * e.abs()) * if seed.is_multiple_of(7) { 0.0 } else { 1.0 }
                 })
                 .collect()
         };
