@@ -536,6 +536,25 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
     }
 }
 
+/// Autocorrelation lags `r[k] = sum_{i >= k} x[i] x[i - k]`, k < Q, in one
+/// pass over `x`: Q independent sums, each accumulated in the same order (i
+/// ascending) as a loop per lag.
+fn autocorr<const Q: usize>(x: &[f32]) -> [f32; Q] {
+    let mut acc = [0f32; Q];
+    for i in 0..x.len().min(Q - 1) {
+        for k in 0..=i {
+            acc[k] += x[i] * x[i - k];
+        }
+    }
+    for w in x.windows(Q) {
+        let xi = w[Q - 1];
+        for k in 0..Q {
+            acc[k] += xi * w[Q - 1 - k];
+        }
+    }
+    acc
+}
+
 /// LPC of order `a.len() - 1` by the autocorrelation method (float
 /// autocorrelation and Levinson-Durbin, `A(z) = 1 + sum a_k z^-k`; `a[0]`
 /// is set to 1). Returns the final prediction error, or `None` (and all
@@ -545,29 +564,17 @@ pub(crate) fn lpc_coeffs(x: &[f32], a: &mut [f32]) -> Option<f32> {
     let n = x.len();
     let mut r = [0f32; 32];
     let r = &mut r[..=p];
-    if p == 5 {
-        // All lags in one pass: six independent sums, each accumulated in
-        // the same order (i ascending) as the per-lag loop below.
-        let mut acc = [0f32; 6];
-        for i in 0..n.min(5) {
-            for k in 0..=i {
-                acc[k] += x[i] * x[i - k];
+    match p {
+        5 => r.copy_from_slice(&autocorr::<6>(x)),
+        11 => r.copy_from_slice(&autocorr::<12>(x)),
+        _ => {
+            for (k, rk) in r.iter_mut().enumerate() {
+                let mut s = 0f32;
+                for i in k..n {
+                    s += x[i] * x[i - k];
+                }
+                *rk = s;
             }
-        }
-        for w in x.windows(6) {
-            let xi = w[5];
-            for k in 0..6 {
-                acc[k] += xi * w[5 - k];
-            }
-        }
-        r.copy_from_slice(&acc);
-    } else {
-        for (k, rk) in r.iter_mut().enumerate() {
-            let mut s = 0f32;
-            for i in k..n {
-                s += x[i] * x[i - k];
-            }
-            *rk = s;
         }
     }
     a.fill(0.0);
@@ -1032,6 +1039,21 @@ mod tests {
             percentiles_of(&x, &ps, &mut keys, &mut got);
             for (g, &p) in got.iter().zip(ps.iter()) {
                 assert_eq!(g.to_bits(), pctl(&s, p).to_bits(), "n {n} p {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_lags_equal_the_per_lag_sums() {
+        for n in [0usize, 1, 5, 11, 12, 13, 220] {
+            let x: Vec<f32> = values(n, 3 + n as u64).iter().map(|v| v / 1000.0).collect();
+            let r = autocorr::<12>(&x);
+            for (k, &rk) in r.iter().enumerate() {
+                let mut s = 0f32;
+                for i in k..n {
+                    s += x[i] * x[i - k];
+                }
+                assert_eq!(rk.to_bits(), s.to_bits(), "n {n} lag {k}");
             }
         }
     }
