@@ -91,15 +91,61 @@ impl Clip {
 /// # Errors
 /// An [`AudioError`] whose message is the rejection reason.
 pub fn read_clip(path: &Path) -> Result<Clip, AudioError> {
-    let file =
-        std::fs::File::open(path).map_err(|source| AudioError::Unreadable { path: path.to_path_buf(), source })?;
-    let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| match e {
+    // The whole file in memory (clips are small): hound parses the header
+    // from it, and 16-bit PCM data is then converted in bulk (the same
+    // values as hound's sample-by-sample reader, see [`decode_pcm16`]).
+    let bytes = std::fs::read(path).map_err(|source| AudioError::Unreadable { path: path.to_path_buf(), source })?;
+    let reader = hound::WavReader::new(std::io::Cursor::new(&bytes[..])).map_err(|e| match e {
         hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
             AudioError::Unreadable { path: path.to_path_buf(), source }
         }
         other => AudioError::NotWav(other.to_string()),
     })?;
+    let spec = reader.spec();
+    if spec.sample_format == hound::SampleFormat::Int
+        && spec.bits_per_sample == 16
+        && block_align(&bytes) == Some(2 * u32::from(spec.channels.max(1)))
+    {
+        let expected = reader.len() as usize;
+        let start = usize::try_from(reader.into_inner().position()).unwrap_or(usize::MAX);
+        return decode_pcm16(spec, bytes.get(start..).unwrap_or(&[]), expected);
+    }
     decode(reader)
+}
+
+/// `nBlockAlign` of the first `fmt ` chunk of a RIFF/WAVE file, if found.
+fn block_align(bytes: &[u8]) -> Option<u32> {
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12usize;
+    while at.checked_add(8)? <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = le32(&bytes[at + 4..at + 8]) as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            let b = bytes.get(body + 12..body + 14)?;
+            return Some(u32::from(u16::from_le_bytes([b[0], b[1]])));
+        }
+        // Chunks are padded to an even size.
+        at = body.checked_add(size)?.checked_add(size & 1)?;
+    }
+    None
+}
+
+/// Bulk decoding of 16-bit PCM (`data`: the bytes from the first sample on,
+/// `expected`: the sample count of the header): the same samples, scale and
+/// errors as [`decode`] reading sample by sample.
+fn decode_pcm16(spec: hound::WavSpec, data: &[u8], expected: usize) -> Result<Clip, AudioError> {
+    if expected == 0 {
+        return Err(AudioError::Empty);
+    }
+    let scale = 32768.0 / f64::from(1u32 << 15) / 32767.0;
+    let n = expected.min(data.len() / 2);
+    let interleaved: Vec<f32> =
+        data[..2 * n].chunks_exact(2).map(|b| (f64::from(i16::from_le_bytes([b[0], b[1]])) * scale) as f32).collect();
+    finish(spec, interleaved, expected)
 }
 
 /// Decodes from any reader (used by tests with in-memory WAVs).
@@ -108,7 +154,6 @@ pub fn read_clip(path: &Path) -> Result<Clip, AudioError> {
 /// An [`AudioError`].
 pub fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>) -> Result<Clip, AudioError> {
     let spec = reader.spec();
-    let channels = spec.channels.max(1);
     let expected = reader.len() as usize;
     if expected == 0 {
         return Err(AudioError::Empty);
@@ -140,6 +185,12 @@ pub fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>) -> Result<Clip,
             }
         }
     }
+    finish(spec, interleaved, expected)
+}
+
+/// Downmix, checks and resampling of the decoded interleaved samples.
+fn finish(spec: hound::WavSpec, interleaved: Vec<f32>, expected: usize) -> Result<Clip, AudioError> {
+    let channels = spec.channels.max(1);
     if interleaved.len() < expected {
         return Err(AudioError::Truncated { read: interleaved.len(), expected });
     }
@@ -281,6 +332,46 @@ mod tests {
         std::fs::write(&p, "hello, not audio").unwrap();
         assert!(matches!(read_clip(&p), Err(AudioError::NotWav(_))));
         assert!(matches!(read_clip(&dir.path().join("missing.wav")), Err(AudioError::Unreadable { .. })));
+    }
+
+    /// The bulk 16-bit path of `read_clip` against hound's sample-by-sample
+    /// reader (`decode`): every sample bit for bit, over the whole i16 range,
+    /// mono and stereo, with a chunk after the data; and the same error for a
+    /// truncated file.
+    #[test]
+    fn bulk_pcm16_equals_sample_by_sample_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        for channels in [1u16, 2] {
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 16000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let p = dir.path().join(format!("r{channels}.wav"));
+            let mut w = hound::WavWriter::create(&p, spec).unwrap();
+            for v in i16::MIN..=i16::MAX {
+                w.write_sample(v.rotate_left(7)).unwrap();
+            }
+            w.finalize().unwrap();
+            let slow = decode(hound::WavReader::open(&p).unwrap()).unwrap();
+            let fast = read_clip(&p).unwrap();
+            assert_eq!(fast.samples.len(), 65536 / usize::from(channels));
+            assert!(fast.samples.iter().zip(&slow.samples).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert_eq!(fast, slow);
+            // A trailing chunk after the data is not read as samples.
+            let mut bytes = std::fs::read(&p).unwrap();
+            bytes.extend_from_slice(b"LIST\x04\x00\x00\x00abcd");
+            let riff = u32::try_from(bytes.len() - 8).unwrap();
+            bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+            std::fs::write(&p, &bytes).unwrap();
+            assert_eq!(read_clip(&p).unwrap(), slow);
+            // Truncated in the middle of a sample.
+            let n = bytes.len() - 12 - 1001;
+            std::fs::write(&p, &bytes[..n]).unwrap();
+            let slow = decode(hound::WavReader::open(&p).unwrap()).unwrap_err().to_string();
+            assert_eq!(read_clip(&p).unwrap_err().to_string(), slow);
+        }
     }
 
     fn sine(path: &Path, rate: u32, spec_bits: u16, float: bool, channels: u16, secs: f64) {

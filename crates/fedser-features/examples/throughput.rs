@@ -4,7 +4,7 @@
 //! run.
 //!
 //! Usage:
-//! `cargo run --release -p fedser-features --example throughput -- [AUDIO_DIR] [--limit N] [--repeat N] [--sets compare16,egemaps02] [--dump DIR]`
+//! `cargo run --release -p fedser-features --example throughput -- [AUDIO_DIR] [--limit N] [--threads N] [--repeat N] [--sets compare16,egemaps02] [--dump DIR]`
 //!
 //! * Each clip is decoded inside the timed loop (as the pipeline stage does:
 //!   one clip in memory per worker thread), with one extractor per worker
@@ -17,6 +17,7 @@
 //!   writing `5` to `/proc/self/clear_refs` (when the kernel allows it; the
 //!   figure is then the peak of that run, else of the process so far).
 //! * `--limit N`: only the first N clips (file-name order).
+//! * `--threads N`: only the run on N threads (default: 1 and all cores).
 //! * `--repeat N`: each run N times, the fastest reported (the machine may be
 //!   shared).
 //! * `--dump DIR`: writes the single-thread feature rows of each set as
@@ -167,6 +168,7 @@ fn real_main() -> Result<(), String> {
     let mut limit: Option<usize> = None;
     let mut stage: Option<[PathBuf; 3]> = None;
     let mut lld = false;
+    let mut threads_only: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -190,6 +192,10 @@ fn real_main() -> Result<(), String> {
                 stage = Some([p()?, p()?, p()?]);
             }
             "--lld" => lld = true,
+            "--threads" => {
+                threads_only =
+                    Some(args.next().and_then(|v| v.parse().ok()).filter(|&t| t >= 1).ok_or("--threads N (N >= 1)")?);
+            }
             "--dump" => dump = Some(PathBuf::from(args.next().ok_or("--dump DIR")?)),
             _ if a.starts_with("--") => return Err(format!("unknown option `{a}`")),
             _ => dir = PathBuf::from(a),
@@ -225,6 +231,9 @@ fn real_main() -> Result<(), String> {
     let mut thread_counts = vec![1];
     if cores > 1 {
         thread_counts.push(cores);
+    }
+    if let Some(t) = threads_only {
+        thread_counts = vec![t];
     }
     for &set in &sets {
         for &threads in &thread_counts {

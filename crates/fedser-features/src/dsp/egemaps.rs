@@ -129,6 +129,8 @@ pub struct Egemaps {
     power: Vec<f32>,
     mag60: Vec<f32>,
     mags60: Vec<f32>,
+    /// Frame energies (scratch, see [`framing::windowed_energies`]).
+    esum: Vec<f64>,
     formants: Vec<[f32; 6]>,
     harm: Vec<Harmonic>,
     row: [f32; NRAW20],
@@ -350,6 +352,7 @@ impl Egemaps {
             power: vec![0.0; NBINS20],
             mag60: vec![0.0; NBINS60],
             mags60: Vec::new(),
+            esum: Vec::new(),
             formants: Vec::new(),
             harm: vec![Harmonic::default(); NHARM],
             row: [0.0; NRAW20],
@@ -601,11 +604,15 @@ impl Egemaps {
         self.ana.reset();
         let mut energy = 0f64;
         let mut e = [0f32; N_E];
+        // Frame energies of eight frames at a time (window of ones: the
+        // product v * 1.0 is v, so each sum is the frame's own, in order).
+        framing::windowed_energies(x, &[1.0; LEN20], n20, &mut self.esum);
         for t in 0..n20 {
             let fr = &x[t * HOP..t * HOP + LEN20];
-            energy += fr.iter().map(|&v| (v * v) as f64).sum::<f64>() / LEN20 as f64;
+            let ef = self.esum[t];
+            energy += ef / LEN20 as f64;
             self.f20.magnitude(fr, &mut self.mag20);
-            self.ana.frame(fr, &self.mag20, &mut self.row);
+            self.ana.frame_with_energy(ef, LEN20, &self.mag20, &mut self.row);
             self.frame_e(t, &mut e);
             for (col, &v) in self.c.raw_e.iter_mut().zip(e.iter()) {
                 col.push(v);
@@ -620,14 +627,18 @@ impl Egemaps {
         self.cands.clear();
         self.e60.clear();
         self.mags60.clear();
+        framing::windowed_energies(x, self.f60.window(), n60, &mut self.esum);
         for t in 0..n60 {
             let fr = &x[t * HOP..t * HOP + LEN60];
             self.f60.magnitude(fr, &mut self.mag60);
-            let en: f64 = self.f60.windowed().iter().map(|&g| (g * g) as f64).sum();
+            let en = self.esum[t];
             self.e60.push((en / LEN60 as f64).sqrt() as f32);
-            self.cands.push(self.shs.candidates(&self.mag60));
             self.mags60.extend_from_slice(&self.mag60);
         }
+        // SHS candidates of the frames in groups (side by side, the same
+        // values as frame by frame).
+        let frames: Vec<&[f32]> = self.mags60.chunks_exact(NBINS60).collect();
+        self.shs.candidates_many(&frames, &mut self.cands);
         let (decided, p) = pitch::viterbi_buffered(&self.cands, 40);
         self.c.p = p;
         self.f0.clear();

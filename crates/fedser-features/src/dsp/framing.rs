@@ -94,13 +94,18 @@ impl Framer {
     /// Window `frame` (must have the window's length), FFT it and write the
     /// magnitudes of bins 0..=NFFT/2 into `mag`.
     pub fn magnitude(&mut self, frame: &[f32], mag: &mut [f32]) {
-        for c in self.buf.iter_mut() {
-            *c = Complex::new(0.0, 0.0);
-        }
-        for (i, ((&x, &w), o)) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).enumerate() {
+        // The FFT works in place: the zero padding on both sides is written
+        // anew each frame, the middle by the windowed samples.
+        let len = self.window.len();
+        let (head, rest) = self.buf.split_at_mut(self.pad);
+        let (mid, tail) = rest.split_at_mut(len);
+        head.fill(Complex::new(0.0, 0.0));
+        tail.fill(Complex::new(0.0, 0.0));
+        for (((&x, &w), o), b) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).zip(mid.iter_mut())
+        {
             let v = x * w;
             *o = v;
-            self.buf[self.pad + i] = Complex::new(v as f64, 0.0);
+            *b = Complex::new(v as f64, 0.0);
         }
         self.fft.process_with_scratch(&mut self.buf, &mut self.scratch);
         let nb = self.nfft / 2 + 1;
@@ -119,5 +124,63 @@ impl Framer {
     /// Windowed samples of the most recent frame passed to [`Framer::magnitude`].
     pub fn windowed(&self) -> &[f32] {
         &self.windowed
+    }
+
+    /// The analysis window.
+    pub fn window(&self) -> &[f32] {
+        &self.window
+    }
+}
+
+/// Energy `sum_j (x[t HOP + j] w[j])^2` (the windowed sample squared in
+/// f32, summed in f64 in sample order, as over [`Framer::windowed`]) of
+/// each of the first `n` frames of length `w.len()` into `out`. Eight frames
+/// are summed side by side (eight independent running sums, each in the
+/// same order as frame by frame).
+pub fn windowed_energies(x: &[f32], w: &[f32], n: usize, out: &mut Vec<f64>) {
+    out.clear();
+    let len = w.len();
+    const K: usize = 8;
+    let mut t = 0;
+    while t + K <= n {
+        let f: [&[f32]; K] = std::array::from_fn(|k| &x[(t + k) * HOP..(t + k) * HOP + len]);
+        let mut acc = [0f64; K];
+        for (j, &wj) in w.iter().enumerate() {
+            for k in 0..K {
+                let g = f[k][j] * wj;
+                acc[k] += (g * g) as f64;
+            }
+        }
+        out.extend_from_slice(&acc);
+        t += K;
+    }
+    for t in t..n {
+        let mut e = 0f64;
+        for (&v, &wj) in x[t * HOP..t * HOP + len].iter().zip(w.iter()) {
+            let g = v * wj;
+            e += (g * g) as f64;
+        }
+        out.push(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windowed_energies_equal_the_frame_by_frame_sums() {
+        let x: Vec<f32> = (0..20_000).map(|i| ((i as f32 * 0.37).sin() * 0.8) + (i % 7) as f32 * 1e-3).collect();
+        let w = gaussian(LEN60, 0.4);
+        let mut out = Vec::new();
+        for n in [0, 1, 7, 8, 9, frame_count(x.len(), LEN60)] {
+            windowed_energies(&x, &w, n, &mut out);
+            assert_eq!(out.len(), n);
+            for (t, &e) in out.iter().enumerate() {
+                let want: f64 =
+                    x[t * HOP..t * HOP + LEN60].iter().zip(&w).map(|(&v, &g)| ((v * g) * (v * g)) as f64).sum();
+                assert_eq!(e.to_bits(), want.to_bits(), "n {n} frame {t}");
+            }
+        }
     }
 }

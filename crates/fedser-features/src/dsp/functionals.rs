@@ -137,7 +137,7 @@ pub const F0_NAMES: [&str; 5] = ["nnz", "meanSegLen", "maxSegLen", "minSegLen", 
 /// Reusable scratch space for the functionals.
 #[derive(Default)]
 pub struct FuncScratch {
-    sorted: Vec<f32>,
+    keys: Vec<i32>,
     peaks: Vec<PeakEl>,
     pub(crate) segs: Vec<usize>,
     rising: Vec<f32>,
@@ -341,17 +341,74 @@ pub(crate) fn pctl(s: &[f32], p: f64) -> f32 {
     }
 }
 
+/// Key of `v` whose signed integer order is `f32::total_cmp`'s order (the
+/// same transform as `total_cmp`; applying it twice gives `v`'s bits back).
+#[inline]
+fn total_key(bits: i32) -> i32 {
+    bits ^ ((((bits >> 31) as u32) >> 1) as i32)
+}
+
+/// The values at the sorted positions `pos` (ascending, distinct, absolute
+/// indices; `k` holds the elements of positions `base..`) of the `total_key`
+/// order into `vals`, by nested selection instead of a full sort.
+fn select_positions(k: &mut [i32], base: usize, pos: &[usize], vals: &mut [i32]) {
+    if pos.is_empty() {
+        return;
+    }
+    let mid = pos.len() / 2;
+    let (lo, v, hi) = k.select_nth_unstable(pos[mid] - base);
+    vals[mid] = *v;
+    let (vl, vr) = vals.split_at_mut(mid);
+    select_positions(lo, base, &pos[..mid], vl);
+    select_positions(hi, pos[mid] + 1, &pos[mid + 1..], &mut vr[1..]);
+}
+
+/// [`pctl`] of `x` at each of `ps` into `out` (the same values as on the
+/// sorted `x`: elements equal under `total_cmp` are bit-identical, so any
+/// order statistic is unique), from at most 2 `ps.len()` selected order
+/// statistics. `keys` is scratch. `x` must be non-empty, `ps.len() <= 8`.
+pub(crate) fn percentiles_of(x: &[f32], ps: &[f64], keys: &mut Vec<i32>, out: &mut [f32]) {
+    const MAXP: usize = 8;
+    keys.clear();
+    keys.extend(x.iter().map(|&v| total_key(v.to_bits() as i32)));
+    let n = x.len();
+    let mut pos = [0usize; 2 * MAXP];
+    let mut np = 0;
+    for &p in ps {
+        let r = p * (n - 1) as f64;
+        pos[np] = r.floor() as usize;
+        pos[np + 1] = r.ceil() as usize;
+        np += 2;
+    }
+    let pos = &mut pos[..np];
+    pos.sort_unstable();
+    let mut m = 0;
+    for i in 0..pos.len() {
+        if i == 0 || pos[i] != pos[m - 1] {
+            pos[m] = pos[i];
+            m += 1;
+        }
+    }
+    let pos = &pos[..m];
+    let mut vals = [0i32; 2 * MAXP];
+    select_positions(keys, 0, pos, &mut vals[..m]);
+    let at = |i: usize| -> f32 {
+        let j = pos.partition_point(|&q| q < i);
+        f32::from_bits(total_key(vals[j]) as u32)
+    };
+    for (o, &p) in out.iter_mut().zip(ps) {
+        let r = p * (n - 1) as f64;
+        let i1 = r.floor();
+        let i2 = r.ceil();
+        let (a, b) = (i1 as usize, i2 as usize);
+        *o = if a != b { at(a) * ((i2 - r) as f32) + at(b) * ((r - i1) as f32) } else { at(a) };
+    }
+}
+
 fn percentiles(x: &[f32], sc: &mut FuncScratch, out: &mut Vec<f32>) {
-    sc.sorted.clear();
-    sc.sorted.extend_from_slice(x);
-    // Unstable sort: elements equal under total_cmp are bit-identical.
-    sc.sorted.sort_unstable_by(|a, b| a.total_cmp(b));
-    let s = &sc.sorted;
-    let q1 = pctl(s, 0.25);
-    let q2 = pctl(s, 0.5);
-    let q3 = pctl(s, 0.75);
-    let p1 = pctl(s, 0.01);
-    let p99 = pctl(s, 0.99);
+    let mut v = [0f32; 5];
+    percentiles_of(x, &[0.25, 0.5, 0.75, 0.01, 0.99], &mut sc.keys, &mut v);
+    let [q1, q2, q3, p1, p99] = v;
     out.extend_from_slice(&[q1, q2, q3, q2 - q1, q3 - q2, q3 - q1, p1, p99, (p99 - p1).abs()]);
 }
 
@@ -437,20 +494,26 @@ fn segments_rel(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f32>) 
 fn times(x: &[f32], b: &Basic, out: &mut Vec<f32>) {
     let n = x.len();
     let range = b.max - b.min;
-    for p in [0.25f32, 0.5, 0.75, 0.9] {
-        let l = b.min + p * range;
-        let below = x.iter().filter(|&&v| v <= l).count();
-        out.push(((n - below) as f64 / n as f64) as f32);
+    let l = [0.25f32, 0.5, 0.75, 0.9].map(|p| b.min + p * range);
+    // One branch-free pass for the four level counts.
+    let mut below = [0usize; 4];
+    for &v in x {
+        for (c, &lk) in below.iter_mut().zip(l.iter()) {
+            *c += usize::from(v <= lk);
+        }
+    }
+    for c in below {
+        out.push(((n - c) as f64 / n as f64) as f32);
     }
     let rise = if n > 1 {
-        let c = (1..n).filter(|&i| x[i] > x[i - 1]).count();
+        let c: usize = x.windows(2).map(|w| usize::from(w[1] > w[0])).sum();
         (c as f64 / (n - 1) as f64) as f32
     } else {
         0.0
     };
     out.push(rise);
     let left = if n > 2 {
-        let c = (1..n - 1).filter(|&i| (x[i] - x[i - 1]) < (x[i + 1] - x[i])).count();
+        let c: usize = x.windows(3).map(|w| usize::from((w[1] - w[0]) < (w[2] - w[1]))).sum();
         (c as f64 / (n - 2) as f64) as f32
     } else {
         0.0
@@ -473,6 +536,25 @@ fn lpc(x: &[f32], out: &mut Vec<f32>) {
     }
 }
 
+/// Autocorrelation lags `r[k] = sum_{i >= k} x[i] x[i - k]`, k < Q, in one
+/// pass over `x`: Q independent sums, each accumulated in the same order (i
+/// ascending) as a loop per lag.
+fn autocorr<const Q: usize>(x: &[f32]) -> [f32; Q] {
+    let mut acc = [0f32; Q];
+    for i in 0..x.len().min(Q - 1) {
+        for k in 0..=i {
+            acc[k] += x[i] * x[i - k];
+        }
+    }
+    for w in x.windows(Q) {
+        let xi = w[Q - 1];
+        for k in 0..Q {
+            acc[k] += xi * w[Q - 1 - k];
+        }
+    }
+    acc
+}
+
 /// LPC of order `a.len() - 1` by the autocorrelation method (float
 /// autocorrelation and Levinson-Durbin, `A(z) = 1 + sum a_k z^-k`; `a[0]`
 /// is set to 1). Returns the final prediction error, or `None` (and all
@@ -482,12 +564,18 @@ pub(crate) fn lpc_coeffs(x: &[f32], a: &mut [f32]) -> Option<f32> {
     let n = x.len();
     let mut r = [0f32; 32];
     let r = &mut r[..=p];
-    for (k, rk) in r.iter_mut().enumerate() {
-        let mut s = 0f32;
-        for i in k..n {
-            s += x[i] * x[i - k];
+    match p {
+        5 => r.copy_from_slice(&autocorr::<6>(x)),
+        11 => r.copy_from_slice(&autocorr::<12>(x)),
+        _ => {
+            for (k, rk) in r.iter_mut().enumerate() {
+                let mut s = 0f32;
+                for i in k..n {
+                    s += x[i] * x[i - k];
+                }
+                *rk = s;
+            }
         }
-        *rk = s;
     }
     a.fill(0.0);
     if r[0] == 0.0 {
@@ -682,12 +770,24 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
     rising.clear();
     falling.clear();
     if n >= 5 {
-        for i in 2..n - 2 {
-            if x[i] > x[i - 1] && x[i] > x[i + 1] {
-                el.push(PeakEl { is_max: true, y: x[i], idx: i, alive: true });
-            } else if x[i] < x[i - 1] && x[i] < x[i + 1] {
-                el.push(PeakEl { is_max: false, y: x[i], idx: i, alive: true });
+        // Local maxima and minima of x[2..n-2] as bit masks (64 points a
+        // block, found branch-free), then listed in index order.
+        let mut i0 = 2;
+        while i0 < n - 2 {
+            let end = (i0 + 64).min(n - 2);
+            let (mut maxb, mut minb) = (0u64, 0u64);
+            for (k, w) in x[i0 - 1..end + 1].windows(3).enumerate() {
+                maxb |= u64::from((w[1] > w[0]) & (w[1] > w[2])) << k;
+                minb |= u64::from((w[1] < w[0]) & (w[1] < w[2])) << k;
             }
+            let mut bits = maxb | minb;
+            while bits != 0 {
+                let k = bits.trailing_zeros();
+                bits &= bits - 1;
+                let i = i0 + k as usize;
+                el.push(PeakEl { is_max: (maxb >> k) & 1 == 1, y: x[i], idx: i, alive: true });
+            }
+            i0 = end;
         }
     }
     // Pass 1: prune small maxima.
@@ -905,4 +1005,106 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
     ];
     out.extend(vals.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values with repeats, signed zeros and a wide range (LCG).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (s >> 60) % 8 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => 1.5,
+                    _ => ((s >> 20) as u32 as f32 / 1e6 - 2000.0) * 10f32.powi(((s >> 8) % 7) as i32 - 3),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn selected_percentiles_equal_percentiles_of_the_sorted_values() {
+        let ps = [0.25, 0.5, 0.75, 0.01, 0.99, 0.2, 0.8];
+        let mut keys = Vec::new();
+        for n in (1..60).chain([99, 100, 101, 257, 1000]) {
+            let x = values(n, n as u64);
+            let mut s = x.clone();
+            s.sort_by(f32::total_cmp);
+            let mut got = [0f32; 7];
+            percentiles_of(&x, &ps, &mut keys, &mut got);
+            for (g, &p) in got.iter().zip(ps.iter()) {
+                assert_eq!(g.to_bits(), pctl(&s, p).to_bits(), "n {n} p {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_lags_equal_the_per_lag_sums() {
+        for n in [0usize, 1, 5, 11, 12, 13, 220] {
+            let x: Vec<f32> = values(n, 3 + n as u64).iter().map(|v| v / 1000.0).collect();
+            let r = autocorr::<12>(&x);
+            for (k, &rk) in r.iter().enumerate() {
+                let mut s = 0f32;
+                for i in k..n {
+                    s += x[i] * x[i - k];
+                }
+                assert_eq!(rk.to_bits(), s.to_bits(), "n {n} lag {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_pass_lpc_lags_equal_the_per_lag_sums() {
+        for n in [0usize, 1, 2, 5, 6, 7, 50, 301] {
+            let x: Vec<f32> = values(n, 7 + n as u64).iter().map(|v| v / 1000.0).collect();
+            let mut a = [0f32; 6];
+            let e = lpc_coeffs(&x, &mut a);
+            // Reference: the lags summed lag by lag, then the same recursion.
+            let mut r = [0f32; 6];
+            for (k, rk) in r.iter_mut().enumerate() {
+                for i in k..n {
+                    *rk += x[i] * x[i - k];
+                }
+            }
+            let mut b = [0f32; 6];
+            let e_ref = levinson(&r, &mut b);
+            assert_eq!(e.map(f32::to_bits), e_ref.map(f32::to_bits), "n {n}");
+            assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits), "n {n}");
+        }
+    }
+
+    /// The Levinson-Durbin recursion of `lpc_coeffs` on given lags.
+    fn levinson(r: &[f32; 6], a: &mut [f32; 6]) -> Option<f32> {
+        a.fill(0.0);
+        if r[0] == 0.0 {
+            return None;
+        }
+        a[0] = 1.0;
+        let mut e = r[0];
+        for m in 1..6 {
+            let mut acc = r[m];
+            for i in 1..m {
+                acc += a[i] * r[m - i];
+            }
+            let k = (-1.0 / e) * acc;
+            a[m] = k;
+            for i in 1..=m / 2 {
+                let (ai, ami) = (a[i], a[m - i]);
+                a[i] = ai + k * ami;
+                if i != m - i {
+                    a[m - i] = ami + k * ai;
+                }
+            }
+            e *= 1.0 - k * k;
+            if e == 0.0 {
+                break;
+            }
+        }
+        Some(e)
+    }
 }

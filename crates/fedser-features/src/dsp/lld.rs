@@ -79,6 +79,7 @@ pub struct F20Analyzer {
     prev_mag: Vec<f32>,
     power: Vec<f32>,
     bands: [f32; NBANDS],
+    band_edges: [BandEdges; 2],
 }
 
 impl Default for F20Analyzer {
@@ -191,6 +192,7 @@ impl F20Analyzer {
             prev_mag: vec![0.0; NBINS20],
             power: vec![0.0; NBINS20],
             bands: [0.0; NBANDS],
+            band_edges: [band_edges(NBINS20, 250.0, 650.0), band_edges(NBINS20, 1000.0, 4000.0)],
         }
     }
 
@@ -204,9 +206,16 @@ impl F20Analyzer {
     /// `mag` its Hamming magnitude spectrum (257 bins). Writes the
     /// [`NRAW20`] raw LLDs into `out` in [`raw20_names`] order.
     pub fn frame(&mut self, raw: &[f32], mag: &[f32], out: &mut [f32; NRAW20]) {
-        // RMS energy.
         let e: f64 = raw.iter().map(|&v| (v * v) as f64).sum();
-        out[0] = (e / raw.len().max(1) as f64).sqrt() as f32;
+        self.frame_with_energy(e, raw.len(), mag, out);
+    }
+
+    /// [`F20Analyzer::frame`] with the frame's energy `e = sum (v v) as f64`
+    /// (in sample order) and length given, e.g. computed for many frames at
+    /// once by [`super::framing::windowed_energies`] with a window of ones.
+    pub fn frame_with_energy(&mut self, e: f64, len: usize, mag: &[f32], out: &mut [f32; NRAW20]) {
+        // RMS energy.
+        out[0] = (e / len.max(1) as f64).sqrt() as f32;
 
         for (p, &m) in self.power.iter_mut().zip(mag.iter()) {
             *p = m * m;
@@ -272,15 +281,25 @@ impl F20Analyzer {
         let p = &self.power;
         let f = &self.freqs;
         let nb = (NBINS20 - 1) as f64;
+        // One pass for the sums that need no other result (power, first
+        // moment, flux, sharpness): independent running sums, each in bin
+        // order as in a separate loop.
         let mut sp = 0f64;
         let mut sa = 0f64;
+        let mut flux = 0f64;
+        let mut sharp = 0f32;
+        let prev = &self.prev_mag;
         for k in 1..NBINS20 {
-            sp += p[k] as f64;
-            sa += f[k] * p[k] as f64;
+            let pk = p[k] as f64;
+            sp += pk;
+            sa += f[k] * pk;
+            let d = (mag[k] - prev[k]) as f64;
+            flux += d * d;
+            sharp += (self.sharp_w[k] * pk) as f32;
         }
         // Band energies.
-        o[0] = band_energy(p, 250.0, 650.0) as f32;
-        o[1] = band_energy(p, 1000.0, 4000.0) as f32;
+        o[0] = band_sum(p, &self.band_edges[0]) as f32;
+        o[1] = band_sum(p, &self.band_edges[1]) as f32;
         // Roll-off.
         // One cumulative pass for the four (increasing) thresholds; the
         // running sum is the same as a separate pass per threshold.
@@ -304,16 +323,7 @@ impl F20Analyzer {
             *o = r as f32;
         }
         // Flux.
-        o[6] = if self.frames_done == 0 {
-            0.0
-        } else {
-            let mut s = 0f64;
-            for k in 1..NBINS20 {
-                let d = (mag[k] - self.prev_mag[k]) as f64;
-                s += d * d;
-            }
-            (s / nb).sqrt() as f32
-        };
+        o[6] = if self.frames_done == 0 { 0.0 } else { (flux / nb).sqrt() as f32 };
         // Centroid.
         let u = if sp > 0.0 { (sa / sp) as f32 } else { 0.0 };
         o[7] = u;
@@ -344,32 +354,60 @@ impl F20Analyzer {
         let den = nb * self.slope_s2f - self.slope_sf * self.slope_sf;
         o[12] = if den != 0.0 { ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32 } else { 0.0 };
         // Sharpness.
-        let mut q = 0f32;
-        for k in 1..NBINS20 {
-            q += (self.sharp_w[k] * p[k] as f64) as f32;
-        }
-        o[13] = if sp > 0.0 { 0.11f32 * ((q as f64 / sp) as f32) } else { 0.0 };
-        // Harmonicity.
+        o[13] = if sp > 0.0 { 0.11f32 * ((sharp as f64 / sp) as f32) } else { 0.0 };
+        // Harmonicity: the local extrema of bins 3..=254 as bit masks (64
+        // bins a block, found branch-free), then the absolute differences of
+        // consecutive extrema summed in bin order.
         let mut acc = 0f32;
-        let mut last: Option<usize> = None;
-        for j in 3..=254usize {
-            let v = p[j];
-            let is_max = p[j - 2] < v && p[j - 1] < v && v > p[j + 1] && v > p[j + 2];
-            let is_min = p[j - 2] > v && p[j - 1] > v && v < p[j + 1] && v < p[j + 2];
-            if is_max || is_min {
-                if let Some(l) = last {
-                    acc += (v - p[l]).abs();
-                }
-                last = Some(j);
+        let mut last: Option<f32> = None;
+        let mut j0 = 3usize;
+        while j0 <= 254 {
+            let end = (j0 + 64).min(255);
+            let mut bits = 0u64;
+            for (k, w) in p[j0 - 2..end + 2].windows(5).enumerate() {
+                let v = w[2];
+                let is_max = (w[0] < v) & (w[1] < v) & (v > w[3]) & (v > w[4]);
+                let is_min = (w[0] > v) & (w[1] > v) & (v < w[3]) & (v < w[4]);
+                bits |= u64::from(is_max | is_min) << k;
             }
+            while bits != 0 {
+                let v = p[j0 + bits.trailing_zeros() as usize];
+                bits &= bits - 1;
+                if let Some(l) = last {
+                    acc += (v - l).abs();
+                }
+                last = Some(v);
+            }
+            j0 = end;
         }
         o[14] = acc / 2.0 / nb as f32;
     }
 }
 
-/// Band energy over [lo, hi] Hz with fractional edge bins, divided by 256.
-fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
-    let n = p.len();
+/// Edge bins and weights of a band energy (see [`band_edges`]).
+#[derive(Clone, Copy)]
+struct BandEdges {
+    kl: usize,
+    wl: f64,
+    kr: usize,
+    wr: f64,
+    n: usize,
+}
+
+/// Band energy over [lo, hi] Hz with fractional edge bins, divided by 256,
+/// with the edges precomputed by [`band_edges`].
+fn band_sum(p: &[f32], e: &BandEdges) -> f64 {
+    let BandEdges { kl, wl, kr, wr, n } = *e;
+    let mut s = p[kl] as f64 * wl;
+    for &v in &p[kl + 1..kr.max(kl + 1)] {
+        s += v as f64;
+    }
+    s += p[kr] as f64 * wr;
+    s / (n - 1) as f64
+}
+
+/// Edge bins and weights of the band [lo, hi] Hz over `n` bins.
+fn band_edges(n: usize, lo: f64, hi: f64) -> BandEdges {
     let i = (0..n).find(|&k| k as f64 * DF20 > lo).unwrap_or(n - 1).max(1);
     let kl = i - 1;
     let mut wl = (i as f64 * DF20 - lo) / DF20;
@@ -382,12 +420,36 @@ fn band_energy(p: &[f32], lo: f64, hi: f64) -> f64 {
     if wr == 0.0 {
         wr = 1.0;
     }
-    let mut s = p[kl] as f64 * wl;
-    for &v in &p[kl + 1..kr.max(kl + 1)] {
-        s += v as f64;
+    BandEdges { kl, wl, kr, wr, n }
+}
+
+/// Zero-crossing rates of the first `n` raw F60 frames of `x` into `out`
+/// (the values of [`zcr`] frame by frame): the crossings are counted once
+/// per hop-sized block, and each frame adds its six blocks and removes its
+/// two end samples (which [`zcr`] does not test). `blocks` is scratch.
+pub fn zcr_frames(x: &[f32], n: usize, out: &mut Vec<f32>, blocks: &mut Vec<u32>) {
+    use super::framing::HOP;
+    out.clear();
+    if n == 0 {
+        return;
     }
-    s += p[kr] as f64 * wr;
-    s / (n - 1) as f64
+    // Samples 0..m; sample j (1 <= j <= m - 2) is tested with its neighbours.
+    let m = (n - 1) * HOP + LEN60;
+    let test = |w: &[f32]| {
+        let (a, b, c) = (w[0], w[1], w[2]);
+        u32::from(((a * c <= 0.0) & (b == 0.0)) | (a * b < 0.0))
+    };
+    let flag = |j: usize| if j == 0 || j + 1 >= m { 0 } else { test(&x[j - 1..j + 2]) };
+    blocks.clear();
+    for b in 0..m / HOP {
+        let (lo, hi) = ((b * HOP).max(1), ((b + 1) * HOP).min(m - 1));
+        blocks.push(x[lo - 1..hi + 1].windows(3).map(test).sum());
+    }
+    for t in 0..n {
+        let s = t * HOP;
+        let cnt: u32 = blocks[t..t + LEN60 / HOP].iter().sum::<u32>() - flag(s) - flag(s + LEN60 - 1);
+        out.push((cnt as usize as f64 / LEN60 as f64) as f32);
+    }
 }
 
 /// Zero-crossing rate of one raw F60 frame (spec 3.2).
@@ -404,4 +466,35 @@ pub fn zcr(frame: &[f32]) -> f32 {
         }
     }
     (cnt as f64 / LEN60 as f64) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::framing::{frame_count, HOP};
+    use super::*;
+
+    #[test]
+    fn zcr_frames_equal_zcr_frame_by_frame() {
+        // Sign changes, exact zeros (runs and single) and plateaus.
+        let mut s = 11u64;
+        let x: Vec<f32> = (0..16000 + 77)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (s >> 61, i / 700 % 3) {
+                    (_, 2) => 0.0,
+                    (0, _) => 0.0,
+                    _ => ((s >> 33) as f32 / 2f32.powi(31) - 0.5) * if i % 5 == 0 { -1.0 } else { 1.0 },
+                }
+            })
+            .collect();
+        let (mut out, mut blocks) = (Vec::new(), Vec::new());
+        for len in [LEN60 - 1, LEN60, LEN60 + HOP - 1, LEN60 + HOP, 5000, x.len()] {
+            let n = frame_count(len, LEN60);
+            zcr_frames(&x[..len], n, &mut out, &mut blocks);
+            assert_eq!(out.len(), n);
+            for (t, &z) in out.iter().enumerate() {
+                assert_eq!(z.to_bits(), zcr(&x[t * HOP..t * HOP + LEN60]).to_bits(), "len {len} frame {t}");
+            }
+        }
+    }
 }

@@ -210,11 +210,14 @@ pub struct Compare16 {
     shs: pitch::Shs,
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
-    mag60: Vec<f32>,
+    mag60s: [Vec<f32>; pitch::LANES],
     row: [f32; NRAW20],
     c: LldContours,
     tmp: Vec<f32>,
     fs: FuncScratch,
+    zcr_prefix: Vec<u32>,
+    e60sum: Vec<f64>,
+    e20sum: Vec<f64>,
 }
 
 impl Default for Compare16 {
@@ -247,11 +250,14 @@ impl Compare16 {
             shs: pitch::Shs::new(),
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
-            mag60: vec![0.0; NBINS60],
+            mag60s: std::array::from_fn(|_| vec![0.0; NBINS60]),
             row: [0.0; NRAW20],
             c: LldContours::default(),
             tmp: Vec::new(),
             fs: FuncScratch::default(),
+            zcr_prefix: Vec::new(),
+            e60sum: Vec::new(),
+            e20sum: Vec::new(),
         }
     }
 
@@ -268,18 +274,18 @@ impl Compare16 {
             col.reserve(n20);
         }
         self.ana.reset();
+        // Frame energies of eight frames at a time (window of ones: the
+        // product v * 1.0 is v, so the sums are those of `frame`).
+        framing::windowed_energies(x, &[1.0; LEN20], n20, &mut self.e20sum);
         for t in 0..n20 {
             let fr = &x[t * HOP..t * HOP + LEN20];
             self.f20.magnitude(fr, &mut self.mag20);
-            self.ana.frame(fr, &self.mag20, &mut self.row);
+            self.ana.frame_with_energy(self.e20sum[t], LEN20, &self.mag20, &mut self.row);
             for (col, &v) in c.raw20.iter_mut().zip(self.row.iter()) {
                 col.push(v);
             }
         }
-        c.zcr60.clear();
-        for t in 0..n60 {
-            c.zcr60.push(lld::zcr(&x[t * HOP..t * HOP + LEN60]));
-        }
+        lld::zcr_frames(x, n60, &mut c.zcr60, &mut self.zcr_prefix);
         c.smoothed.resize_with(N_AB, Vec::new);
         c.deltas.resize_with(N_AB, Vec::new);
         for i in 0..N_AB {
@@ -301,12 +307,22 @@ impl Compare16 {
         // Voice group: SHS candidates, Viterbi, energy gate, voice quality.
         c.candidates.clear();
         c.e60.clear();
-        for t in 0..n60 {
-            let fr = &x[t * HOP..t * HOP + LEN60];
-            self.f60.magnitude(fr, &mut self.mag60);
-            let e: f64 = self.f60.windowed().iter().map(|&g| (g * g) as f64).sum();
+        framing::windowed_energies(x, self.f60.window(), n60, &mut self.e60sum);
+        for &e in &self.e60sum {
             c.e60.push((e / LEN60 as f64).sqrt() as f32);
-            c.candidates.push(self.shs.candidates(&self.mag60));
+        }
+        // SHS in groups of frames (their splines side by side): the
+        // magnitudes of a group, then its candidates.
+        let mut t = 0;
+        while t < n60 {
+            let k = pitch::LANES.min(n60 - t);
+            for (j, m) in self.mag60s[..k].iter_mut().enumerate() {
+                let s = (t + j) * HOP;
+                self.f60.magnitude(&x[s..s + LEN60], m);
+            }
+            let refs: [&[f32]; pitch::LANES] = std::array::from_fn(|j| &self.mag60s[j.min(k - 1)][..]);
+            self.shs.candidates_many(&refs[..k], &mut c.candidates);
+            t += k;
         }
         let (decided, p) = pitch::viterbi(&c.candidates);
         c.p = p;

@@ -10,6 +10,8 @@ use super::framing::{HOP, LEN60, NBINS60};
 
 /// Number of SHS candidates per frame.
 pub const NCAND: usize = 6;
+/// Number of F60 frames whose octave spectra [`Shs`] computes side by side.
+pub const LANES: usize = 4;
 const NSTATES: usize = NCAND + 1;
 const VOICING_CUTOFF: f64 = 0.7;
 
@@ -35,13 +37,17 @@ pub struct Shs {
     factors: Vec<f32>,
     u0f: f32,
     duf: f32,
-    m: Vec<f64>,
-    slope: Vec<f64>,
-    y2: Vec<f64>,
-    uu: Vec<f64>,
-    h: Vec<f32>,
+    /// Per-lane magnitudes (peak enhanced, smoothed) of the [`LANES`] frames
+    /// analysed side by side.
+    m: [Vec<f64>; LANES],
+    /// Spline arrays, [`LANES`] frames side by side.
+    y: Vec<[f64; LANES]>,
+    slope: Vec<[f64; LANES]>,
+    y2: Vec<[f64; LANES]>,
+    uu: Vec<[f64; LANES]>,
+    /// Octave spectra of the [`LANES`] frames.
+    h: [Vec<f32>; LANES],
     ss: Vec<f32>,
-    maxima: Vec<usize>,
     fmin: f32,
     fmax: f32,
 }
@@ -187,45 +193,63 @@ impl Shs {
             factors,
             u0f,
             duf,
-            m: vec![0.0; n],
-            slope: vec![0.0; n],
-            y2: vec![0.0; n],
-            uu: vec![0.0; n],
-            h: vec![0.0; n],
+            m: std::array::from_fn(|_| vec![0.0; n]),
+            y: vec![[0.0; LANES]; n],
+            slope: vec![[0.0; LANES]; n],
+            y2: vec![[0.0; LANES]; n],
+            uu: vec![[0.0; LANES]; n],
+            h: std::array::from_fn(|_| vec![0.0; n]),
             ss: vec![0.0; n],
-            maxima: vec![0; n],
             fmin: range_lo,
             fmax: range_hi,
         }
     }
 
-    /// Octave-scale spectrum (3.8.1) of the F60 magnitudes into `self.h`.
-    fn octave(&mut self, mag: &[f32]) {
+    /// Peak enhancement and smoothing (3.8.1) of one frame's magnitudes
+    /// into `m`.
+    fn enhance(mag: &[f32], m: &mut [f64]) {
         let n = NBINS60;
-        for (d, &s) in self.m.iter_mut().zip(mag.iter()) {
+        for (d, &s) in m.iter_mut().zip(mag.iter()) {
             *d = s as f64;
         }
-        let m = &mut self.m;
-        // Peak enhancement: local maxima (collected branch-free), then the
-        // bins more than two away from the maxima on both sides zeroed.
-        let mx = &mut self.maxima;
+        // Peak enhancement: local maxima, then the bins more than two away
+        // from the maxima on both sides zeroed. The maxima are found
+        // branch-free as bit masks (64 bins a block, on the original values:
+        // the zeroing for a maximum at b reaches b - 3 at most, below the
+        // next block's first neighbour) and zeroed towards as they come.
         let mut nmax = 0usize;
-        mx[nmax] = 0;
-        nmax += usize::from(m[0] > m[1]);
-        for (i, w) in m.windows(3).enumerate() {
-            mx[nmax] = i + 1;
-            nmax += usize::from((w[1] > w[0]) & (w[1] >= w[2]));
-        }
-        mx[nmax] = n - 1;
-        nmax += usize::from(m[n - 1] > m[n - 2]);
-        if nmax >= 2 {
-            for w in mx[..nmax].windows(2) {
-                let (a, b) = (w[0] + 3, w[1]);
+        let mut prev = 0usize;
+        let mut visit = |m: &mut [f64], b: usize| {
+            if nmax >= 1 {
+                let a = prev + 3;
                 if b >= 3 && a <= b - 3 {
                     m[a..=b - 3].fill(0.0);
                 }
             }
-        } else if nmax == 1 {
+            prev = b;
+            nmax += 1;
+        };
+        if m[0] > m[1] {
+            visit(m, 0);
+        }
+        let mut i0 = 1;
+        while i0 < n - 1 {
+            let end = (i0 + 64).min(n - 1);
+            let mut bits = 0u64;
+            for (k, w) in m[i0 - 1..end + 1].windows(3).enumerate() {
+                bits |= u64::from((w[1] > w[0]) & (w[1] >= w[2])) << k;
+            }
+            while bits != 0 {
+                let b = i0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                visit(m, b);
+            }
+            i0 = end;
+        }
+        if m[n - 1] > m[n - 2] {
+            visit(m, n - 1);
+        }
+        if nmax == 1 {
             m[3..].fill(0.0);
         }
         // Smoothing (uses the original neighbours; the last bin is kept).
@@ -235,50 +259,132 @@ impl Shs {
             m[i] = (left + 2.0 * c + m[i + 1]) / 4.0;
             left = c;
         }
+    }
+
+    /// Octave-scale spectra (3.8.1) of [`LANES`] frames' F60 magnitudes into
+    /// `self.h[lane]`. The spline of the frames is computed side by side
+    /// (lanes doing the same operations), so the serial recurrences of one
+    /// frame overlap those of the others; each lane's arithmetic is exactly
+    /// that of a frame analysed alone.
+    fn octave_lanes(&mut self, mags: [&[f32]; LANES]) {
+        const L: usize = LANES;
+        let n = NBINS60;
+        for (lane, mag) in mags.into_iter().enumerate() {
+            Self::enhance(mag, &mut self.m[lane]);
+        }
+        for (i, d) in self.y.iter_mut().enumerate() {
+            *d = std::array::from_fn(|l| self.m[l][i]);
+        }
         // Natural cubic spline through (u, m): slopes, the tridiagonal
         // forward sweep (its magnitude-independent half precomputed) and the
         // back substitution.
         let sp = &self.sp;
-        let (y, y2, uu, slope) = (&*m, &mut self.y2, &mut self.uu, &mut self.slope);
+        let (y, y2, uu, slope) = (&self.y, &mut self.y2, &mut self.uu, &mut self.slope);
         for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
-            *s = (w[1] - w[0]) / d;
+            for l in 0..L {
+                s[l] = (w[1][l] - w[0][l]) / d;
+            }
         }
         // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
         // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
         // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
-        uu[0] = 0.0;
+        uu[0] = [0.0; L];
         for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
-            *u = (s[1] - s[0]) * w6;
+            for l in 0..L {
+                u[l] = (s[1][l] - s[0][l]) * w6;
+            }
         }
-        for i in 1..n - 1 {
-            uu[i] -= sp.g[i] * uu[i - 1];
+        // The carried values stay in registers (no store-to-load round trip
+        // on the serial chain).
+        let mut prev = uu[0];
+        for (u, &g) in uu[1..n - 1].iter_mut().zip(sp.g[1..n - 1].iter()) {
+            for l in 0..L {
+                prev[l] = u[l] - g * prev[l];
+            }
+            *u = prev;
         }
-        y2[n - 1] = 0.0;
-        for k in (0..n - 1).rev() {
-            y2[k] = sp.y2f[k] * y2[k + 1] + uu[k];
+        y2[n - 1] = [0.0; L];
+        let mut next = y2[n - 1];
+        for ((d, &f), u) in y2[..n - 1].iter_mut().zip(sp.y2f[..n - 1].iter()).zip(uu[..n - 1].iter()).rev() {
+            for l in 0..L {
+                next[l] = f * next[l] + u[l];
+            }
+            *d = next;
         }
+        let mut hv = [0f32; L];
         for i in 0..n {
             let klo = sp.klo[i];
-            let khi = klo + 1;
-            let val = sp.a[i] * y[klo] + sp.b[i] * y[khi] + (sp.a3[i] * y2[klo] + sp.b3[i] * y2[khi]) * sp.hh6[i];
-            // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
-            // `+ 0.0` turns a -0.0 into +0.0).
-            self.h[i] = (val.max(0.0) * self.aud[i]) as f32 + 0.0;
+            let (ylo, yhi, dlo, dhi) = (y[klo], y[klo + 1], y2[klo], y2[klo + 1]);
+            let (a, b, a3, b3, hh6, aud) = (sp.a[i], sp.b[i], sp.a3[i], sp.b3[i], sp.hh6[i], self.aud[i]);
+            for l in 0..L {
+                let v = a * ylo[l] + b * yhi[l] + (a3 * dlo[l] + b3 * dhi[l]) * hh6;
+                // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
+                // `+ 0.0` turns a -0.0 into +0.0).
+                hv[l] = (v.max(0.0) * aud) as f32 + 0.0;
+            }
+            for l in 0..L {
+                self.h[l][i] = hv[l];
+            }
         }
     }
 
     /// SHS pitch candidates (3.8.2) of one F60 magnitude spectrum.
     pub fn candidates(&mut self, mag: &[f32]) -> Candidates {
-        self.octave(mag);
+        self.octave_lanes([mag; LANES]);
+        self.shs(0)
+    }
+
+    /// [`Shs::candidates`] of up to [`LANES`] F60 magnitude spectra (the
+    /// same values as one by one, computed side by side), appended to `out`.
+    pub fn candidates_many(&mut self, mags: &[&[f32]], out: &mut Vec<Candidates>) {
+        for group in mags.chunks(LANES) {
+            let lanes: [&[f32]; LANES] = std::array::from_fn(|l| group[l.min(group.len() - 1)]);
+            self.octave_lanes(lanes);
+            for lane in 0..group.len() {
+                let c = self.shs(lane);
+                out.push(c);
+            }
+        }
+    }
+
+    /// Subharmonic summation and candidate picking on the octave spectrum
+    /// `self.h[lane]`.
+    fn shs(&mut self, lane: usize) -> Candidates {
         let n = NBINS60;
         let ss = &mut self.ss;
-        ss.copy_from_slice(&self.h);
-        for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
-            // Element-wise (vectorisable); each ss[j] still adds the
-            // harmonics in the same order.
-            for (d, &hv) in ss[..n - sh].iter_mut().zip(self.h[sh..].iter()) {
-                *d += hv * fac;
+        let h = &self.h[lane];
+        // ss[j] = h[j] + sum over the shifts (in order) of fac h[j + sh],
+        // for j + sh < n. Blocks of B bins are kept in registers over all
+        // shifts; each ss[j] adds the same terms in the same order.
+        const B: usize = 16;
+        let mut j = 0;
+        while j + B <= n {
+            let mut acc = [0f32; B];
+            acc.copy_from_slice(&h[j..j + B]);
+            // The shifts ascend: those reaching past the end come last.
+            let full = self.shifts.partition_point(|&sh| j + B + sh <= n);
+            for (&sh, &fac) in self.shifts[..full].iter().zip(self.factors.iter()) {
+                let hs: &[f32; B] = h[j + sh..j + sh + B].try_into().unwrap_or(&[0.0; B]);
+                for k in 0..B {
+                    acc[k] += hs[k] * fac;
+                }
             }
+            for (&sh, &fac) in self.shifts[full..].iter().zip(self.factors[full..].iter()) {
+                for (a, &hv) in acc.iter_mut().zip(h[(j + sh).min(n)..].iter()) {
+                    *a += hv * fac;
+                }
+            }
+            ss[j..j + B].copy_from_slice(&acc);
+            j += B;
+        }
+        for j in j..n {
+            let mut a = h[j];
+            for (&sh, &fac) in self.shifts.iter().zip(self.factors.iter()) {
+                if j + sh < n {
+                    a += h[j + sh] * fac;
+                }
+            }
+            ss[j] = a;
         }
         for v in ss.iter_mut() {
             let q = *v / 15.0;
@@ -289,8 +395,23 @@ impl Shs {
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
         let mut cnt = 0usize;
-        for i in 1..n - 1 {
-            if ss[i - 1] < ss[i] && ss[i] > ss[i + 1] {
+        // Local maxima, ranked in bin order: found branch-free as a bit mask
+        // per block of 64 bins, then visited bit by bit.
+        let mut i0 = 1;
+        while i0 < n - 1 {
+            let end = (i0 + 64).min(n - 1);
+            let mut bits = 0u64;
+            for (k, w) in ss[i0 - 1..end + 1].windows(3).enumerate() {
+                bits |= u64::from((w[0] < w[1]) & (w[1] > w[2])) << k;
+            }
+            while bits != 0 {
+                let i = i0 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // Fast rejection (the search below would find no slot): the
+                // list is full and its smallest score is at least ss[i].
+                if sc[NCAND - 1] != 0.0 && sc[NCAND - 1] >= ss[i] {
+                    continue;
+                }
                 if let Some(pos) = (0..NCAND).find(|&j| sc[j] == 0.0 || sc[j] < ss[i]) {
                     for j in (pos + 1..NCAND).rev() {
                         idx[j] = idx[j - 1];
@@ -301,6 +422,7 @@ impl Shs {
                     cnt = (cnt + 1).min(NCAND);
                 }
             }
+            i0 = end;
         }
         let mut c = Candidates { n: cnt, ..Default::default() };
         for k in 0..cnt {
@@ -933,6 +1055,43 @@ mod tests {
                 (f64::from(k) / 32767.0) as f32
             })
             .collect()
+    }
+
+    #[test]
+    fn candidates_of_frames_side_by_side_equal_one_by_one() {
+        let mut shs = Shs::new();
+        let mut solo = Shs::new();
+        let spec = |seed: u64| -> Vec<f32> {
+            // Harmonic peaks on a noise floor, plus a silent frame.
+            let f0 = 80.0 + (seed % 9) as f32 * 25.0;
+            noise(NBINS60, seed)
+                .iter()
+                .enumerate()
+                .map(|(k, &e)| {
+                    let f = k as f32 * 15.625;
+                    let h = (f / f0).fract();
+                    let peak = if seed.is_multiple_of(5) { 0.0 } else { (-(h.min(1.0 - h) * 12.0).powi(2)).exp() };
+                    (peak * 3.0 + 0.05 * e.abs()) * if seed.is_multiple_of(7) { 0.0 } else { 1.0 }
+                })
+                .collect()
+        };
+        for seed in 0..24u64 {
+            let k = 1 + seed as usize % 7;
+            let specs: Vec<Vec<f32>> = (0..k as u64).map(|j| spec(seed + 100 * j)).collect();
+            let refs: Vec<&[f32]> = specs.iter().map(|v| &v[..]).collect();
+            let mut many = Vec::new();
+            shs.candidates_many(&refs, &mut many);
+            assert_eq!(many.len(), k);
+            for (c, m) in many.iter().zip(&specs) {
+                let one = solo.candidates(m);
+                assert_eq!(c.n, one.n, "seed {seed}");
+                for s in 0..NCAND {
+                    assert_eq!(c.f[s].to_bits(), one.f[s].to_bits(), "seed {seed} slot {s}");
+                    assert_eq!(c.v[s].to_bits(), one.v[s].to_bits(), "seed {seed} slot {s}");
+                    assert_eq!(c.score[s].to_bits(), one.score[s].to_bits(), "seed {seed} slot {s}");
+                }
+            }
+        }
     }
 
     #[test]
