@@ -27,6 +27,9 @@ pub struct RowFile {
     /// Slot in the file of every table row (`ABSENT` = not stored).
     slot_of: Vec<u32>,
     stored: usize,
+    /// Slots `0..cached` also held in memory (see [`RowFile::cache_prefix`]).
+    cache: Vec<f32>,
+    cached: usize,
 }
 
 impl RowFile {
@@ -50,7 +53,7 @@ impl RowFile {
         let file = tempfile::tempfile_in(dir).map_err(|e| CacheError::io("cannot create a scratch file in", dir, e))?;
         file.set_len((rows.len() * d * 4) as u64)
             .map_err(|e| CacheError::io("cannot size a scratch file in", dir, e))?;
-        Ok(Self { file, dir: dir.to_path_buf(), d, slot_of, stored: rows.len() })
+        Ok(Self { file, dir: dir.to_path_buf(), d, slot_of, stored: rows.len(), cache: Vec::new(), cached: 0 })
     }
 
     /// Features per row.
@@ -122,6 +125,41 @@ impl RowFile {
         Ok(())
     }
 
+    /// Keeps the first stored rows (in [`RowFile::create`]'s order) in
+    /// memory, as many as fit in `max_bytes`; returns how many. Call it
+    /// after the last write: a later write to a cached row is not seen by
+    /// [`RowFile::shard`].
+    ///
+    /// # Errors
+    /// [`FedError::Cache`] on a read error.
+    pub fn cache_prefix(&mut self, max_bytes: usize) -> Result<usize, FedError> {
+        let n = (max_bytes / (self.d * 4).max(1)).min(self.stored);
+        let mut cache = vec![0f32; n * self.d];
+        self.file.read_exact_at(bytemuck::cast_slice_mut(&mut cache), 0).map_err(|e| self.io("cannot read", e))?;
+        self.cache = cache;
+        self.cached = n;
+        Ok(n)
+    }
+
+    /// Rows `rows`, row-major: straight from memory when they are cached
+    /// slots stored one after another (no copy), else read into `buf`.
+    ///
+    /// # Errors
+    /// As [`RowFile::read`].
+    pub fn shard<'a>(&'a self, rows: &[usize], buf: &'a mut Vec<f32>) -> Result<&'a [f32], FedError> {
+        if let Some(&first) = rows.first() {
+            let s = self.slot(first)?;
+            let end = s + rows.len();
+            if end <= self.cached
+                && rows.iter().enumerate().all(|(i, &r)| self.slot_of.get(r) == Some(&((s + i) as u32)))
+            {
+                return Ok(&self.cache[s * self.d..end * self.d]);
+            }
+        }
+        self.read(rows, buf)?;
+        Ok(buf)
+    }
+
     fn slot(&self, row: usize) -> Result<usize, FedError> {
         match self.slot_of.get(row) {
             Some(&s) if s != ABSENT => Ok(s as usize),
@@ -158,6 +196,18 @@ mod tests {
             assert_eq!(buf, want, "rows {rows:?}");
         }
         assert!(!f.contains(2) && f.contains(3) && !f.contains(99));
+        // the first two slots (rows 4 and 0) in memory: a shard of them is a
+        // view of the cache, anything else is read
+        let mut f = f;
+        assert_eq!(f.cache_prefix(2 * d * 4 + 5).unwrap(), 2);
+        let mut scratch = Vec::new();
+        let want: Vec<f32> = [4, 0].iter().flat_map(|&r| (0..d).map(move |j| value(r, j))).collect();
+        let got = f.shard(&[4, 0], &mut scratch).unwrap().to_vec();
+        assert_eq!(got, want);
+        assert!(scratch.is_empty(), "served from memory");
+        let got = f.shard(&[0, 1], &mut scratch).unwrap().to_vec();
+        assert_eq!(got, [0, 1].iter().flat_map(|&r| (0..d).map(move |j| value(r, j))).collect::<Vec<_>>());
+        assert_eq!(scratch.len(), 2 * d, "read from the file");
         let e = f.read(&[0, 2], &mut buf).unwrap_err().to_string();
         assert!(e.contains("row 2 is not in the row file"), "{e}");
         assert!(f.write(0, 2, &[1.0, 2.0]).unwrap_err().to_string().contains("do not fit"));

@@ -301,13 +301,13 @@ pub fn simulate(
                     FeatureSource::Disk(file) => {
                         // the client's shard, read when it trains; local row
                         // numbers shuffle exactly as the table's would
-                        file.read(rows, shard)?;
+                        let xs = file.shard(rows, shard)?;
                         let y: Vec<usize> = rows.iter().map(|&r| fed.y[r]).collect();
                         let local_rows: Vec<usize> = (0..rows.len()).collect();
                         sgd::train(
                             &fed.shape,
                             &global,
-                            Rows { x: shard, y: &y, rows: &local_rows },
+                            Rows { x: xs, y: &y, rows: &local_rows },
                             &fed.standardizer,
                             &local,
                             &mut rng,
@@ -578,16 +578,18 @@ mod tests {
         // rows stored client by client (then the test rows), as a deployment would hold them
         let order: Vec<usize> =
             t.clients.iter().flat_map(|(_, r)| r.iter().copied()).chain(t.test.iter().copied()).collect();
-        let file = RowFile::create(dir.path(), t.y.len(), &order, 12).unwrap();
+        let mut file = RowFile::create(dir.path(), t.y.len(), &order, 12).unwrap();
         for (r, row) in t.x.chunks(12).enumerate() {
             file.write(r, 0, &row[..7]).unwrap();
             file.write(r, 7, &row[7..]).unwrap();
         }
-        let disk = Federation { x: FeatureSource::Disk(&file), ..mem.clone() };
-        for threads in [1, 2] {
+        for (threads, cached_rows) in [(1, 0), (2, 0), (2, 30)] {
+            // 30 rows: the first client's shard and half of the second's in memory
+            file.cache_prefix(cached_rows * 12 * 4).unwrap();
+            let disk = Federation { x: FeatureSource::Disk(&file), ..mem.clone() };
             let got = untimed(run(&disk, &p, threads, Hooks::default()));
             // Debug text: round 0's NaN loss compares unequal to itself
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{threads} threads");
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{threads} threads, {cached_rows} rows cached");
         }
         // a test row the file does not hold is an error, not a silent gap
         let partial = RowFile::create(dir.path(), t.y.len(), &order[..order.len() - 1], 12).unwrap();

@@ -83,6 +83,16 @@ pub fn train(
             loss += shape.loss_grad(&w, data.x, data.y, batch, st, &mut grad, &mut scratch, arch);
             seen += batch.len();
             let inv = 1.0 / batch.len() as f32;
+            let plain = cfg.l2 <= 0.0 && cfg.mu <= 0.0 && cfg.momentum <= 0.0;
+            if plain {
+                // the common case in one pass: w -= lr * g / n
+                let step = cfg.lr * inv;
+                for (wi, &g) in w.iter_mut().zip(&grad) {
+                    *wi -= step * g;
+                }
+                steps += 1;
+                continue;
+            }
             for g in &mut grad {
                 *g *= inv;
             }
