@@ -42,7 +42,7 @@ pub fn load_features(path: &Path) -> Result<FeatureMatrix, TrainError> {
             path: path.to_path_buf(),
             message: "feature matrix is not contiguous".into(),
         })?;
-        stream_features(path, &feat_idx, &names, |row, first, values| {
+        stream_features(path, &feat_idx, &names, table::COLUMNS_PER_PASS, |row, first, values| {
             flat[row * d + first..row * d + first + values.len()].copy_from_slice(values);
         })?;
     }
@@ -91,11 +91,12 @@ pub fn feature_layout(path: &Path) -> Result<(FeatureKeys, Vec<usize>, Vec<Strin
     Ok((FeatureKeys { files, actors, labels, classes }, feat_idx, names))
 }
 
-/// Streams the feature columns `feat_idx` (named `names`) of `path` row by row in column
-/// passes ([`table::COLUMNS_PER_PASS`]): `sink(row, first, values)` gets the
-/// values of features `first..first + values.len()` of one row, non-finite
-/// values and nulls as 0. Memory is one pass of 1,024 rows, whatever the
-/// table's size.
+/// Streams the feature columns `feat_idx` (named `names`) of `path` row by
+/// row in passes of `per_pass` columns (e.g. [`table::COLUMNS_PER_PASS`]; a
+/// pass holds one zstd decoder of ~100 KB per column): `sink(row, first,
+/// values)` gets the values of features `first..first + values.len()` of one
+/// row, non-finite values and nulls as 0. Memory is one pass of 1,024 rows,
+/// whatever the table's size.
 ///
 /// # Errors
 /// [`TrainError`] for unreadable tables and non-float feature columns.
@@ -103,10 +104,11 @@ pub fn stream_features(
     path: &Path,
     feat_idx: &[usize],
     names: &[String],
+    per_pass: usize,
     mut sink: impl FnMut(usize, usize, &[f32]),
 ) -> Result<(), TrainError> {
     let mut buf: Vec<f32> = Vec::new();
-    table::stream_columns(path, feat_idx, table::COLUMNS_PER_PASS, 1024, |row0, first, arrays| {
+    table::stream_columns(path, feat_idx, per_pass, 1024, |row0, first, arrays| {
         let cols: Vec<&arrow_array::Float32Array> = arrays
             .iter()
             .enumerate()

@@ -144,7 +144,14 @@ impl Shape {
     /// scale, so f32 lanes lose nothing that matters), and `vt` is only
     /// zero-filled where it grows (the stride padding is never written, so
     /// it stays zero).
-    fn fold_first_layer(&self, theta: &[f32], mean: &[f32], inv_scale: &[f32], vt: &mut Vec<f32>, c: &mut Vec<f32>) {
+    pub(crate) fn fold_first_layer(
+        &self,
+        theta: &[f32],
+        mean: &[f32],
+        inv_scale: &[f32],
+        vt: &mut Vec<f32>,
+        c: &mut Vec<f32>,
+    ) {
         const LANES: usize = 8;
         let (d, m) = (self.d, self.width());
         let dp = kernel::stride(d);
@@ -314,6 +321,112 @@ impl Shape {
             let z = self.decision(theta, blk.view(), st);
             out.extend(z.rows().into_iter().map(|r| argmax(r.as_slice().unwrap_or(&[]))));
         }
+        out
+    }
+}
+
+/// Plain mini-batch SGD of the logistic model (no L2, proximal term or
+/// momentum), kept in folded coordinates: `V = W / s` (stride
+/// [`kernel::stride`]) and `c = b - m V`, so a step needs no re-fold.
+///
+/// The SGD step of the standardised model, `W -= η/n (Gx - m g) / s` and
+/// `b -= η/n g` (with `Gx = Σ g xᵀ` on raw rows), becomes
+/// `V -= η/n (Gx - m g) / s²` and `c = b - m V`: one pass over the weights
+/// per mini-batch that also clears the gradient buffer, instead of forming
+/// the gradient, updating and folding again (three passes and a memset).
+/// Same maths as [`Shape::loss_grad`] plus the plain update; the rounding
+/// differs in the last bits.
+pub(crate) struct FoldedLogistic {
+    d: usize,
+    k: usize,
+    dp: usize,
+    vt: Vec<f32>,
+    gvt: Vec<f32>,
+    c: Vec<f32>,
+    b: Vec<f32>,
+    gc: Vec<f64>,
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+    inv2: Vec<f32>,
+}
+
+impl FoldedLogistic {
+    /// Folds `theta` (a logistic model of `shape`) with `st`.
+    pub(crate) fn new(shape: &Shape, theta: &[f32], st: &Standardizer) -> Self {
+        let (d, k) = (shape.d, shape.k);
+        let dp = kernel::stride(d);
+        let inv: Vec<f32> = st.scale.iter().map(|&v| (1.0 / f64::from(v)) as f32).collect();
+        let inv2 = st.scale.iter().map(|&v| (1.0 / (f64::from(v) * f64::from(v))) as f32).collect();
+        let (mut vt, mut c) = (Vec::new(), Vec::new());
+        shape.fold_first_layer(theta, &st.mean, &inv, &mut vt, &mut c);
+        Self {
+            d,
+            k,
+            dp,
+            vt,
+            gvt: vec![0.0; k * dp],
+            c,
+            b: theta[k * d..].to_vec(),
+            gc: vec![0.0; k],
+            mean: st.mean.clone(),
+            scale: st.scale.clone(),
+            inv2,
+        }
+    }
+
+    /// One step on `rows` with learning rate `lr` (the gradient is averaged
+    /// over the rows); returns the summed loss before the step.
+    pub(crate) fn step(&mut self, x: &[f32], y: &[usize], rows: &[usize], lr: f32, arch: pulp::Arch) -> f64 {
+        const LANES: usize = 8;
+        let (d, dp) = (self.d, self.dp);
+        let mut loss = 0f64;
+        self.gc.fill(0.0);
+        {
+            let (c, gc) = (&self.c, &mut self.gc);
+            let softmax = |i: usize, z: &mut [f32]| {
+                loss += softmax_grad(z, c, y[rows[i]]);
+                for (acc, &g) in gc.iter_mut().zip(z.iter()) {
+                    *acc += f64::from(g);
+                }
+            };
+            kernel::BlockEval { x, d, rows, vt: &self.vt, k: self.k, gvt: &mut self.gvt, softmax }.run(arch);
+        }
+        let step = lr / rows.len().max(1) as f32;
+        for q in 0..self.k {
+            let gq = self.gc[q] as f32;
+            let v = &mut self.vt[q * dp..q * dp + d];
+            let g = &mut self.gvt[q * dp..q * dp + d];
+            // two simple loops over one class's row (25 KB for ComParE: the
+            // second pass reads it from L1), so each vectorises
+            for (((v, g), &m), &i2) in v.iter_mut().zip(g.iter_mut()).zip(&self.mean).zip(&self.inv2) {
+                *v -= step * i2 * (*g - m * gq);
+                *g = 0.0;
+            }
+            let mut acc = [0f32; LANES];
+            let (v8, vr) = v.as_chunks::<LANES>();
+            let (m8, mr) = self.mean.as_chunks::<LANES>();
+            for (v, m) in v8.iter().zip(m8) {
+                for l in 0..LANES {
+                    acc[l] += m[l] * v[l];
+                }
+            }
+            for (l, (v, m)) in vr.iter().zip(mr).enumerate() {
+                acc[l] += m * v;
+            }
+            self.b[q] -= step * gq;
+            let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
+            self.c[q] = (f64::from(self.b[q]) - dot) as f32;
+        }
+        loss
+    }
+
+    /// The model as a flat parameter vector (`W = V s`, then `b`).
+    pub(crate) fn params(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.k * self.d + self.k);
+        for q in 0..self.k {
+            out.extend(self.vt[q * self.dp..q * self.dp + self.d].iter().zip(&self.scale).map(|(v, s)| v * s));
+        }
+        out.extend(&self.b);
         out
     }
 }
