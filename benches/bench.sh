@@ -146,7 +146,10 @@ fed_out=$($FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.p
 echo "fedser (all cores): $fed_out"
 fed_out1=$(RAYON_NUM_THREADS=1 $FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}")
 echo "fedser (1 thread):  $fed_out1"
-# the same rows held in memory (the federate stage's layout): what the disk shards cost
+# every shard from disk (no memory budget), and all rows held in memory (the
+# federate stage's layout): what the disk shards cost
+fed_disk=$($FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}" --memory-budget 0)
+echo "fedser (disk only): $fed_disk"
 fed_mem=$($FEDB "$CACHE/features/features.parquet" "$CACHE/partition/partition.parquet" "${FED_ROUNDS:-30}" --in-memory)
 echo "fedser (in memory): $fed_mem"
 
@@ -170,10 +173,11 @@ np_out=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
   "$VENV/bin/python" benches/numpy_fedavg.py "$EXPORT" "${FED_ROUNDS:-30}")
 echo "numpy:              $np_out"
 rm -rf "$EXPORT"
-python3 - "$fed_out" "$fed_out1" "$fed_mem" "$np_out" <<'PY'
+python3 - "$fed_out" "$fed_out1" "$fed_disk" "$fed_mem" "$np_out" <<'PY'
 import json, sys
-f, f1, fm, n = (json.loads(a) for a in sys.argv[1:])
-for name, x in (("all cores, disk shards", f), ("1 thread, disk shards", f1), ("all cores, in memory", fm)):
+f, f1, fd, fm, n = (json.loads(a) for a in sys.argv[1:])
+for name, x in (("all cores, 80 MB of shards in memory", f), ("1 thread, 80 MB of shards in memory", f1),
+                ("all cores, all shards from disk", fd), ("all cores, all rows in memory", fm)):
     print(f"fedser ({name}) {x['round_seconds_mean']:.4f} s/round, peak {x['peak_mb']:.0f} MB; "
           f"numpy {n['round_seconds_mean']:.4f} s/round, peak {n['peak_mb']:.0f} MB: "
           f"{n['round_seconds_mean'] / x['round_seconds_mean']:.1f}x faster per round")
