@@ -72,10 +72,59 @@ pub fn train(
     let mut scratch = Scratch::default();
     let arch = pulp::Arch::new();
     let weights = shape.weight_ranges();
-    let mut order: Vec<usize> = data.rows.to_vec();
-    let mut steps = 0;
-    let mut loss = 0f64;
-    let mut seen = 0usize;
+    let plain = cfg.l2 <= 0.0 && cfg.mu <= 0.0 && cfg.momentum <= 0.0;
+    let (loss, seen, steps) = run_batches(data.rows, cfg, rng, |batch| {
+        let loss = shape.loss_grad(&w, data.x, data.y, batch, st, &mut grad, &mut scratch, arch);
+        let inv = 1.0 / batch.len() as f32;
+        if plain {
+            // the common case in one pass: w -= lr * g / n
+            let step = cfg.lr * inv;
+            for (wi, &g) in w.iter_mut().zip(&grad) {
+                *wi -= step * g;
+            }
+            return loss;
+        }
+        for g in &mut grad {
+            *g *= inv;
+        }
+        if cfg.l2 > 0.0 {
+            for r in &weights {
+                for i in r.clone() {
+                    grad[i] += cfg.l2 * w[i];
+                }
+            }
+        }
+        if cfg.mu > 0.0 {
+            for ((g, &wi), &w0) in grad.iter_mut().zip(&w).zip(start) {
+                *g += cfg.mu * (wi - w0);
+            }
+        }
+        if cfg.momentum > 0.0 {
+            for ((wi, vi), &g) in w.iter_mut().zip(vel.iter_mut()).zip(&grad) {
+                *vi = cfg.momentum * *vi + g;
+                *wi -= cfg.lr * *vi;
+            }
+        } else {
+            for (wi, &g) in w.iter_mut().zip(&grad) {
+                *wi -= cfg.lr * g;
+            }
+        }
+        loss
+    });
+    LocalOutcome { params: w, loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
+}
+
+/// Runs `step` on every mini-batch of `rows`, reshuffled each epoch, for
+/// `cfg.epochs` epochs or `cfg.max_steps` steps: (summed loss, rows seen,
+/// steps).
+fn run_batches(
+    rows: &[usize],
+    cfg: &LocalConfig,
+    rng: &mut ChaCha8Rng,
+    mut step: impl FnMut(&[usize]) -> f64,
+) -> (f64, usize, usize) {
+    let mut order: Vec<usize> = rows.to_vec();
+    let (mut steps, mut loss, mut seen) = (0, 0f64, 0usize);
     let limit = cfg.max_steps.unwrap_or(usize::MAX);
     'epochs: for _ in 0..cfg.epochs {
         order.shuffle(rng);
@@ -83,48 +132,12 @@ pub fn train(
             if steps >= limit {
                 break 'epochs;
             }
-            loss += shape.loss_grad(&w, data.x, data.y, batch, st, &mut grad, &mut scratch, arch);
+            loss += step(batch);
             seen += batch.len();
-            let inv = 1.0 / batch.len() as f32;
-            let plain = cfg.l2 <= 0.0 && cfg.mu <= 0.0 && cfg.momentum <= 0.0;
-            if plain {
-                // the common case in one pass: w -= lr * g / n
-                let step = cfg.lr * inv;
-                for (wi, &g) in w.iter_mut().zip(&grad) {
-                    *wi -= step * g;
-                }
-                steps += 1;
-                continue;
-            }
-            for g in &mut grad {
-                *g *= inv;
-            }
-            if cfg.l2 > 0.0 {
-                for r in &weights {
-                    for i in r.clone() {
-                        grad[i] += cfg.l2 * w[i];
-                    }
-                }
-            }
-            if cfg.mu > 0.0 {
-                for ((g, &wi), &w0) in grad.iter_mut().zip(&w).zip(start) {
-                    *g += cfg.mu * (wi - w0);
-                }
-            }
-            if cfg.momentum > 0.0 {
-                for ((wi, vi), &g) in w.iter_mut().zip(vel.iter_mut()).zip(&grad) {
-                    *vi = cfg.momentum * *vi + g;
-                    *wi -= cfg.lr * *vi;
-                }
-            } else {
-                for (wi, &g) in w.iter_mut().zip(&grad) {
-                    *wi -= cfg.lr * g;
-                }
-            }
             steps += 1;
         }
     }
-    LocalOutcome { params: w, loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
+    (loss, seen, steps)
 }
 
 /// [`train`]'s plain logistic case (no L2, proximal term or momentum) in
@@ -140,20 +153,7 @@ fn train_folded(
 ) -> LocalOutcome {
     let mut model = crate::model::FoldedLogistic::new(shape, start, st);
     let arch = pulp::Arch::new();
-    let mut order: Vec<usize> = data.rows.to_vec();
-    let (mut steps, mut loss, mut seen) = (0, 0f64, 0usize);
-    let limit = cfg.max_steps.unwrap_or(usize::MAX);
-    'epochs: for _ in 0..cfg.epochs {
-        order.shuffle(rng);
-        for batch in order.chunks(cfg.batch_size.max(1)) {
-            if steps >= limit {
-                break 'epochs;
-            }
-            loss += model.step(data.x, data.y, batch, cfg.lr, arch);
-            seen += batch.len();
-            steps += 1;
-        }
-    }
+    let (loss, seen, steps) = run_batches(data.rows, cfg, rng, |batch| model.step(data.x, data.y, batch, cfg.lr, arch));
     LocalOutcome { params: model.params(), loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
 }
 
