@@ -8,9 +8,9 @@
 //! alone (including entries other crates add). A section without data says
 //! so plainly.
 //!
-//! # results.json (schema_version 2)
+//! # results.json (schema_version 3)
 //! ```text
-//! schema_version   2
+//! schema_version   3 (3 added experiments[].alpha_selection)
 //! fedser_version   crate version that wrote it
 //! pipeline         pipeline file
 //! provenance       {pipeline, code_version, seeds {name: seed}, bootstrap {resamples, level, seed},
@@ -22,6 +22,7 @@
 //!                   labels, confusion (rows = true labels, columns = predictions, counts),
 //!                   per_actor [{actor, sex, n, uar}], per_actor_uar {min, median, max, mean, std},
 //!                   folds, n_features, seconds, fold_seconds, fit_seconds | null, predict_seconds | null,
+//!                   alpha_selection [{fold, alpha, inner_uar [[alpha, uar]]}] (only with select_alpha),
 //!                   curve {rounds [u32], test_uar [f64]} | null,       (federated runs: test UAR per round)
 //!                   federated (only when training = federated) {strategy, rounds, clients, skipped_rounds,
 //!                              rejected_updates, rounds_table, learning_curve [{round, uar, accuracy,
@@ -58,9 +59,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Recipe version of the report stage.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Version of the results.json layout.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Errors of the report stage.
 #[derive(Debug, thiserror::Error)]
