@@ -41,9 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fedser_cache::table::strings(&cp, &b, "file")?,
         fedser_cache::table::strings(&cp, &b, "pred")?,
     );
-    for protocol in [Protocol::SpeakerDependent7030, Protocol::Loso] {
+    for protocol in [Protocol::SpeakerDependent7030, Protocol::Loso, Protocol::GroupKfold] {
         let mut these: Vec<_> = folds.iter().filter(|f| f.protocol == protocol).collect();
-        if protocol == Protocol::Loso && max_folds > 0 {
+        if protocol != Protocol::SpeakerDependent7030 && max_folds > 0 {
             these.truncate(max_folds);
         }
         let t = std::time::Instant::now();
