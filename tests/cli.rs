@@ -680,6 +680,77 @@ fn nested_alpha_selection_is_recorded_per_fold_and_reported() {
 }
 
 #[test]
+fn federated_selection_is_recorded_per_fold_reported_and_cached() {
+    // 5 actors: every LOSO fold has 4 training clients, 2 inner splits of 2
+    let p = r#"
+[synth]
+seed = 3
+actors = 5
+sentences = ["DFA", "IEO"]
+
+[partition]
+seed = 1
+protocols = ["speaker_dependent_70_30", "loso"]
+
+[train.centralized.logistic]
+max_iterations = 30
+
+[train.federated]
+rounds = 3
+min_clients = 2
+seed = 4
+
+[train.federated.local]
+batch_size = 4
+
+[train.federated.select]
+inner_folds = 2
+
+[train.federated.select.grid]
+"local.lr" = [0.001, 0.1]
+"local.momentum" = [0.0, 0.5]
+
+[report]
+bootstrap_resamples = 50
+"#;
+    let s = Study::new(p);
+    s.ok(&["-j", "2", "run"]);
+    let r = s.results();
+    let fed: Vec<&serde_json::Value> =
+        r["experiments"].as_array().unwrap().iter().filter(|e| e["training"] == "federated").collect();
+    assert_eq!(fed.len(), 2);
+    for e in &fed {
+        let sel = e["federated"]["selection"].as_array().unwrap_or_else(|| panic!("no selection in {e}"));
+        assert_eq!(sel.len(), e["folds"].as_u64().unwrap() as usize, "one choice per outer fold: {e}");
+        for f in sel {
+            let c = f["candidates"].as_array().unwrap();
+            assert_eq!(c.len(), 4, "{f}");
+            let best = c.iter().map(|x| x["uar"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+            let won = c.iter().find(|x| x["params"] == f["chosen"]).unwrap();
+            assert_eq!(won["uar"].as_f64().unwrap(), best, "{f}");
+        }
+    }
+    let md = std::fs::read_to_string(s.path("cache/report/report.md")).unwrap();
+    assert!(
+        md.contains("`federated-fedavg-logistic-loso`: hyperparameters chosen per fold by federated inner validation"),
+        "{md}"
+    );
+    // the grid is hashed: changing it reruns federate (and not train)
+    let status = s.ok(&["status", "--set", "train.federated.select.inner_folds=3"]);
+    assert!(status.contains("federate   stale") && status.contains("train      fresh"), "{status}");
+    // same results on one thread
+    let t = Study::new(p);
+    t.ok(&["-j", "1", "run"]);
+    assert_eq!(numbers(r), numbers(t.results()));
+    // selection cannot be combined with DP
+    let u = Study::new(&format!("{p}\n[privacy.dp]\nnoise_multiplier = 1.0\nclip = 1.0\n"));
+    let o = u.run(&["show-params"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("train.federated.select") && err.contains("privacy"), "{err}");
+}
+
+#[test]
 fn every_shipped_pipeline_file_validates() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines");
     let mut n = 0;

@@ -42,6 +42,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fedser_cache::table::strings(&cp, &b, "pred")?,
     );
     for protocol in [Protocol::SpeakerDependent7030, Protocol::Loso, Protocol::GroupKfold] {
+        // FED_SD_ONLY=1: the speaker-dependent split alone (quick scans)
+        if protocol != Protocol::SpeakerDependent7030 && std::env::var_os("FED_SD_ONLY").is_some() {
+            continue;
+        }
         let mut these: Vec<_> = folds.iter().filter(|f| f.protocol == protocol).collect();
         if protocol != Protocol::SpeakerDependent7030 && max_folds > 0 {
             these.truncate(max_folds);

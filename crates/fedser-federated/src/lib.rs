@@ -63,6 +63,7 @@ pub mod model;
 mod params;
 pub mod privacy;
 pub mod rowfile;
+pub mod select;
 pub mod server;
 pub mod sgd;
 pub mod stage;
@@ -128,4 +129,7 @@ pub enum FedError {
     /// linfa rejected the dataset.
     #[error(transparent)]
     Linfa(#[from] linfa::Error),
+    /// A parameter is invalid (found when it is applied, e.g. a selection candidate).
+    #[error(transparent)]
+    Param(#[from] fedser_core::ParamError),
 }

@@ -182,6 +182,7 @@ impl Default for FaultParams {
 /// | `local` | see [`LocalParams`] | client SGD | |
 /// | `server` | see [`ServerParams`] | server step | |
 /// | `faults` | see [`FaultParams`] | simulated failures | |
+/// | `select` | see [`crate::select::SelectParams`] | hyperparameters chosen per fold by federated inner validation | |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederatedParams {
@@ -213,6 +214,10 @@ pub struct FederatedParams {
     pub server: ServerParams,
     /// Faults.
     pub faults: FaultParams,
+    /// Per-fold selection (absent = off; not serialised then, so caches of
+    /// pipelines without it keep their keys).
+    #[serde(skip_serializing_if = "crate::select::SelectParams::is_off")]
+    pub select: crate::select::SelectParams,
 }
 
 /// Model family name in the pipeline file.
@@ -243,6 +248,7 @@ impl Default for FederatedParams {
             local: LocalParams::default(),
             server: ServerParams::default(),
             faults: FaultParams::default(),
+            select: crate::select::SelectParams::default(),
         }
     }
 }
@@ -307,6 +313,9 @@ impl FederatedParams {
             "(0, 1]",
         )?;
         in_range(unit(f.corrupt), "faults.corrupt", f.corrupt, "[0, 1]")?;
+        if !self.select.is_off() {
+            self.select.validate(self)?;
+        }
         Ok(())
     }
 

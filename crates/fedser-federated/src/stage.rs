@@ -15,6 +15,7 @@ use crate::hooks::Hooks;
 use crate::model::Shape;
 use crate::params::FederatedParams;
 use crate::privacy::FoldOut;
+use crate::select::Selection;
 use crate::server::{simulate, Federation, RoundRecord, SimConfig, SimOutcome};
 use crate::stats::{combine, ClientStats};
 use crate::{strategy, FedError};
@@ -62,6 +63,10 @@ pub struct FedExperimentMeta {
     /// Privacy of the run (`[privacy]`): ε, SecAgg, attack, costs; absent without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::privacy::PrivacySummary>,
+    /// `[train.federated.select]`: per outer fold, the chosen values and
+    /// every candidate's inner validation UAR; empty without.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<Selection>,
 }
 
 /// Column-wise mean/std of all rows, applied in place. This is a numerical
@@ -178,7 +183,7 @@ pub fn run_private(
         let these: Vec<&Fold> = folds.iter().filter(|f| f.protocol == protocol).collect();
         let first_fold = these.iter().map(|f| f.fold).min();
         #[allow(clippy::type_complexity, reason = "one fold's results, used right below")]
-        let outcomes: Vec<Result<(SimOutcome, usize, f64, Option<FoldOut>), FedError>> = these
+        let outcomes: Vec<Result<(SimOutcome, usize, f64, Option<FoldOut>, Option<Selection>), FedError>> = these
             .par_iter()
             .map(|f| {
                 let t = Instant::now();
@@ -209,6 +214,18 @@ pub fn run_private(
                     fold: f.fold,
                     source: Box::new(e),
                 })?;
+                let fold_err = |e| FedError::Fold { experiment: id.clone(), fold: f.fold, source: Box::new(e) };
+                // selection is off under DP/SecAgg (the pipeline rejects the combination)
+                let chosen = if params.select.is_off() || private {
+                    None
+                } else {
+                    crate::select::select(params, shape, x, &fm.labels, &fm.actors, f, stream_of(protocol, f.fold))
+                        .map_err(fold_err)?
+                };
+                let (params, selection) = match &chosen {
+                    Some((p, s)) => (p, Some(s.clone())),
+                    None => (params, None),
+                };
                 let mut strat = strategy::from_params(params);
                 let cfg = SimConfig {
                     rounds: params.rounds,
@@ -218,14 +235,13 @@ pub fn run_private(
                     max_update_norm: params.max_update_norm,
                 };
                 let n_clients = fed.clients.len();
-                let fold_err = |e| FedError::Fold { experiment: id.clone(), fold: f.fold, source: Box::new(e) };
                 let hooks = if private || attr.is_some() { fp.hooks() } else { Hooks::default() };
                 let out = simulate(&fed, strat.as_mut(), &cfg, hooks).map_err(fold_err)?;
                 let attacked = fp.attacked();
                 let (log, clip, report) = fp.finish(attr.as_ref()).map_err(fold_err)?;
                 let q = m as f64 / n_clients.max(1) as f64;
                 let fo = FoldOut { log, clip, report, attacked, q, m };
-                Ok((out, n_clients, t.elapsed().as_secs_f64(), Some(fo)))
+                Ok((out, n_clients, t.elapsed().as_secs_f64(), Some(fo), selection))
             })
             .collect();
         let mut fold_seconds = Vec::new();
@@ -233,8 +249,10 @@ pub fn run_private(
         let mut n_train = 0;
         let mut histories: Vec<(i32, Vec<RoundRecord>)> = Vec::new();
         let mut fold_outs: Vec<(i32, FoldOut)> = Vec::new();
+        let mut selection = Vec::new();
         for (f, r) in these.iter().zip(outcomes) {
-            let (out, n_clients, secs, fo) = r?;
+            let (out, n_clients, secs, fo, sel) = r?;
+            selection.extend(sel);
             if let Some(fo) = fo {
                 fold_outs.push((f.fold, fo));
             }
@@ -285,6 +303,7 @@ pub fn run_private(
             learning_curve: curve,
             rounds_table,
             privacy: privacy_summary,
+            selection,
         });
     }
     write_predictions(out_dir, &[(&fm, &preds)], &metas, meta)?;

@@ -120,6 +120,17 @@ impl Pipeline {
         self.partition.validate()?;
         self.train.validate()?;
         self.privacy.validate()?;
+        if let Some(f) = &self.train.federated {
+            fedser_core::check(
+                f.select.is_off() || (self.privacy.dp.is_none() && self.privacy.secagg.is_none()),
+                "train.federated.select",
+                || {
+                    "cannot be combined with [privacy.dp] or [privacy.secagg]: the inner validation runs \
+                     would use the clients' data outside the accounted, securely aggregated rounds"
+                        .to_owned()
+                },
+            )?;
+        }
         self.report.validate()?;
         Ok(())
     }

@@ -8,9 +8,9 @@
 //! alone (including entries other crates add). A section without data says
 //! so plainly.
 //!
-//! # results.json (schema_version 3)
+//! # results.json (schema_version 4)
 //! ```text
-//! schema_version   3 (3 added experiments[].alpha_selection)
+//! schema_version   4 (3 added experiments[].alpha_selection, 4 experiments[].federated.selection)
 //! fedser_version   crate version that wrote it
 //! pipeline         pipeline file
 //! provenance       {pipeline, code_version, seeds {name: seed}, bootstrap {resamples, level, seed},
@@ -27,7 +27,9 @@
 //!                   federated (only when training = federated) {strategy, rounds, clients, skipped_rounds,
 //!                              rejected_updates, rounds_table, learning_curve [{round, uar, accuracy,
 //!                              train_loss, accepted, skipped_folds}],
-//!                              privacy {params, dp, secagg, attack, *_seconds_per_round} | null}}
+//!                              privacy {params, dp, secagg, attack, *_seconds_per_round} | null,
+//!                              selection [{fold, chosen {key: value}, candidates [{params {key: value}, uar}]}]
+//!                              (only with [train.federated.select])}}
 //! comparison[]     {feature_set, model, library, protocol, training, uar, uar_ci_low, uar_ci_high,
 //!                   accuracy, macro_f1, fit_seconds, predict_seconds, folds}   (one row per experiment)
 //! privacy[]        {id, protocol, mechanism, epsilon | null (no DP), emotion_uar, attack_uar | null,
@@ -59,9 +61,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Recipe version of the report stage.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// Version of the results.json layout.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Errors of the report stage.
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +230,11 @@ pub struct FederatedInfo {
     /// pooled_uar, chance, per_round_uar, observed}`, seconds per round); absent without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<serde_json::Value>,
+    /// `[train.federated.select]`: per outer fold, the values chosen by
+    /// federated inner validation and every candidate's inner UAR
+    /// (`{fold, chosen {key: value}, candidates [{params, uar}]}`); empty without.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<serde_json::Value>,
 }
 
 impl FederatedInfo {
@@ -487,6 +494,8 @@ struct ExperimentMetaIn {
     learning_curve: Vec<serde_json::Value>,
     #[serde(default)]
     privacy: Option<serde_json::Value>,
+    #[serde(default)]
+    selection: Vec<serde_json::Value>,
 }
 
 /// One producer of experiments: its `experiments.json` and the predictions
@@ -626,6 +635,7 @@ fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<Experi
             rounds_table: m.rounds_table,
             learning_curve: m.learning_curve,
             privacy: m.privacy,
+            selection: m.selection,
         });
         // The federate stage writes its pooled learning curve; the report's
         // plots and tables read `curve`.
@@ -963,6 +973,7 @@ mod tests {
             rounds_table: String::new(),
             learning_curve: Vec::new(),
             privacy: Some(privacy),
+            selection: Vec::new(),
         };
         e.federated = Some(info(serde_json::json!({
             "params": {}, "secagg": null,
@@ -1001,6 +1012,35 @@ mod tests {
         // The point without a UAR is left out rather than drawn as 0.
         assert_eq!(info.curve(), Some(Curve { rounds: vec![0, 2], test_uar: vec![0.2, 0.45] }));
         assert_eq!(FederatedInfo { learning_curve: Vec::new(), ..info }.curve(), None);
+    }
+
+    #[test]
+    fn federated_selection_is_kept_and_summarised() {
+        let sel = serde_json::json!([
+            {"fold": 0, "chosen": {"local.lr": 0.01, "local.l2": 0.2},
+             "candidates": [{"params": {"local.lr": 0.01, "local.l2": 0.2}, "uar": 0.5},
+                            {"params": {"local.lr": 0.03, "local.l2": 0.2}, "uar": 0.4}]},
+            {"fold": 1, "chosen": {"local.lr": 0.03, "local.l2": 0.2}, "candidates": []},
+            {"fold": 2, "chosen": {"local.lr": 0.01, "local.l2": 0.2}, "candidates": []}
+        ]);
+        let info: FederatedInfo = serde_json::from_value(serde_json::json!({
+            "strategy": "fedavg", "rounds": 2, "clients": [3], "skipped_rounds": 0, "rejected_updates": 0,
+            "rounds_table": "rounds/x.parquet", "learning_curve": [], "selection": sel
+        }))
+        .unwrap();
+        assert_eq!(info.selection.len(), 3);
+        let back = serde_json::to_value(&info).unwrap();
+        assert_eq!(back["selection"], sel, "results.json keeps every fold's choice");
+        assert!(serde_json::to_value(FederatedInfo { selection: Vec::new(), ..info.clone() })
+            .unwrap()
+            .get("selection")
+            .is_none());
+        assert_eq!(
+            render::selection_sentence("federated-fedavg-loso", &info.selection),
+            "`federated-fedavg-loso`: hyperparameters chosen per fold by federated inner validation on the fold's \
+             training clients only (2 candidates): local.l2 0.2, local.lr 0.01 in 2 of 3; local.l2 0.2, local.lr 0.03 \
+             in 1 of 3."
+        );
     }
 
     #[test]

@@ -355,6 +355,34 @@ fn federated_vs_centralized(r: &Results, b: &mut Vec<Block>) {
         rows,
         right: vec![false, true, false, false, true, true, true, true, true, true, true],
     });
+    for e in &fed {
+        if let Some(f) = e.federated.as_ref().filter(|f| !f.selection.is_empty()) {
+            b.push(Block::Para(selection_sentence(&e.id, &f.selection)));
+        }
+    }
+}
+
+/// "`id`: hyperparameters chosen per fold by federated inner validation:
+/// local.lr 0.01, local.l2 0.2 in 3 of 5 folds; ...".
+pub(crate) fn selection_sentence(id: &str, selection: &[serde_json::Value]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for s in selection {
+        let chosen = s["chosen"].as_object().map_or_else(
+            || "–".to_owned(),
+            |m| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "),
+        );
+        match counts.iter_mut().find(|c| c.0 == chosen) {
+            Some(c) => c.1 += 1,
+            None => counts.push((chosen, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let n_cand = selection.first().and_then(|s| s["candidates"].as_array()).map_or(0, Vec::len);
+    let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{c} in {n} of {}", selection.len())).collect();
+    format!(
+        "`{id}`: hyperparameters chosen per fold by federated inner validation on the fold's training clients only ({n_cand} candidates): {}.",
+        parts.join("; ")
+    )
 }
 
 fn learning_curves(r: &Results, b: &mut Vec<Block>) -> Result<(), ReportError> {
