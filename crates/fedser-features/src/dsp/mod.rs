@@ -9,6 +9,7 @@ pub mod egemaps;
 pub mod framing;
 pub mod functionals;
 pub mod lld;
+pub mod ooura;
 pub mod pitch;
 
 use std::sync::OnceLock;
