@@ -12,12 +12,12 @@
 // Index loops mirror the spec's formulas bin by bin.
 #![allow(clippy::needless_range_loop)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
 
 use super::contour::smooth3;
+use super::ooura::RealFft;
 use super::framing::{self, Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use super::functionals::{self, FuncScratch};
 use super::lld::{F20Analyzer, NBANDS, NRAW20};
@@ -119,9 +119,9 @@ pub struct Egemaps {
     f60: Framer,
     ana: F20Analyzer,
     shs: pitch::Shs,
-    acf_fft: Arc<dyn Fft<f64>>,
-    acf_buf: Vec<Complex<f64>>,
-    acf_scratch: Vec<Complex<f64>>,
+    /// openSMILE's float real FFT of size NFFT60 (the inverse gives the ACF).
+    acf_fft: RealFft,
+    acf_buf: Vec<f32>,
     acf: Vec<f32>,
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
@@ -150,25 +150,21 @@ impl Default for Egemaps {
 }
 
 /// Resampling tables of the formant frame: for k in 1..110 (rows) and
-/// i in 0..220 (columns), `cos` and `sin` of `2 pi ((k i) mod 352) / 352`
-/// (computed in double, stored as f32), shared by all extractors.
+/// i in 0..220 (columns), `cos` and `sin` of `(2 pi (k i)) / 352` computed
+/// in double without reducing the argument (as openSMILE's
+/// `smileDsp_initIrdft`; 352 = 512 * 11000 / 16000 is exact there), stored
+/// as f32, shared by all extractors.
 fn res_tables() -> &'static (Vec<f32>, Vec<f32>) {
     static T: OnceLock<(Vec<f32>, Vec<f32>)> = OnceLock::new();
     T.get_or_init(|| {
-        let mut cos = vec![0f32; RES_PERIOD];
-        let mut sin = vec![0f32; RES_PERIOD];
-        for m in 0..RES_PERIOD {
-            let a = 2.0 * std::f64::consts::PI * m as f64 / RES_PERIOD as f64;
-            cos[m] = a.cos() as f32;
-            sin[m] = a.sin() as f32;
-        }
+        let pi2 = 2.0 * std::f64::consts::PI;
         let mut tc = Vec::with_capacity((RES_BINS - 1) * NRES);
         let mut ts = Vec::with_capacity((RES_BINS - 1) * NRES);
         for k in 1..RES_BINS {
             for i in 0..NRES {
-                let m = (k * i) % RES_PERIOD;
-                tc.push(cos[m]);
-                ts.push(sin[m]);
+                let a = pi2 * (k * i) as f64 / RES_PERIOD as f64;
+                tc.push(a.cos() as f32);
+                ts.push(a.sin() as f32);
             }
         }
         (tc, ts)
@@ -332,19 +328,15 @@ fn amean_stddev_norm(x: &[f32], out: &mut Vec<f32>) {
 impl Egemaps {
     /// Create an extractor (plans the FFTs and tables once).
     pub fn new() -> Self {
-        let mut planner = FftPlanner::<f64>::new();
-        let f20 = Framer::new(framing::hamming(LEN20), NFFT20, &mut planner);
-        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
-        let acf_fft = planner.plan_fft_forward(NFFT60);
-        let acf_scratch = vec![Complex::new(0.0, 0.0); acf_fft.get_inplace_scratch_len()];
+        let f20 = Framer::new(framing::hamming(LEN20), NFFT20);
+        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60);
         Self {
             f20,
             f60,
             ana: F20Analyzer::new(),
             shs: pitch::Shs::with_range(55.0, 1000.0),
-            acf_fft,
-            acf_buf: vec![Complex::new(0.0, 0.0); NFFT60],
-            acf_scratch,
+            acf_fft: RealFft::new(NFFT60),
+            acf_buf: vec![0.0; NFFT60],
             acf: vec![0.0; NBINS60],
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
@@ -400,16 +392,19 @@ impl Egemaps {
     /// Formants F1-F3 (frequency, bandwidth) of the current F20 frame from
     /// its complex spectrum (spec 2, "Formants").
     fn frame_formants(&self) -> [f32; 6] {
-        let x = self.f20.spectrum();
-        // y[i] = x0 + sum_k (Re X_k cos - Im X_k sin)(2 pi k i / 352), each
-        // y[i] summed over k in order (as the scalar formula), but all 220
-        // outputs advance together over contiguous rows of the table.
+        // Ooura packing: x[2k] = Re X_k, x[2k+1] = -Im X_k.
+        let x = self.f20.packed();
+        // openSMILE's smileDsp_irdft: y[i] = x0, then for k = 1..109
+        // y[i] += x[2k] cos; y[i] += x[2k+1] sin (two f32 additions), then
+        // y[i] /= 256. Each y[i] is summed over k in that order, but all
+        // 220 outputs advance together over contiguous rows of the table.
         let (tc, ts) = res_tables();
-        let mut y = [x[0].re as f32; NRES];
+        let mut y = [x[0]; NRES];
         for (k, (c, s)) in tc.chunks_exact(NRES).zip(ts.chunks_exact(NRES)).enumerate() {
-            let (re, im) = (x[k + 1].re as f32, x[k + 1].im as f32);
+            let (re, im) = (x[2 * k + 2], x[2 * k + 3]);
             for ((yi, &ci), &si) in y.iter_mut().zip(c.iter()).zip(s.iter()) {
-                *yi += re * ci - im * si;
+                *yi += re * ci;
+                *yi += im * si;
             }
         }
         for yi in y.iter_mut() {
@@ -448,14 +443,19 @@ impl Egemaps {
 
     /// ACF harmonics-to-noise ratio (dB) of F60 magnitudes `m` at F0 `f0 > 0`.
     fn hnr_acf(&mut self, m: &[f32], f0: f32) -> f32 {
-        for k in 0..NFFT60 {
-            let kk = if k < NBINS60 { k } else { NFFT60 - k };
-            let v = m[kk] * m[kk];
-            self.acf_buf[k] = Complex::new(v as f64, 0.0);
+        // openSMILE's cAcf (usePower): the f32 power spectrum in Ooura's
+        // packing (imaginary parts 0), the inverse float rdft, then
+        // |a[j] / 513| in f32.
+        let b = &mut self.acf_buf;
+        b[0] = m[0] * m[0];
+        b[1] = m[NBINS60 - 1] * m[NBINS60 - 1];
+        for (k, c) in b[2..].chunks_exact_mut(2).enumerate() {
+            c[0] = m[k + 1] * m[k + 1];
+            c[1] = 0.0;
         }
-        self.acf_fft.process_with_scratch(&mut self.acf_buf, &mut self.acf_scratch);
-        for j in 0..NBINS60 {
-            self.acf[j] = ((self.acf_buf[j].re / 2.0).abs() / 513.0) as f32;
+        self.acf_fft.inverse(b);
+        for (a, &v) in self.acf.iter_mut().zip(b.iter()) {
+            *a = (v / NBINS60 as f32).abs();
         }
         let acf = &self.acf;
         let b0 = (16000.0 / f0 as f64).floor() as isize;

@@ -14,8 +14,6 @@ pub mod pitch;
 
 use std::sync::OnceLock;
 
-use rustfft::FftPlanner;
-
 use framing::{Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use functionals::FuncScratch;
 use lld::{F20Analyzer, NRAW20};
@@ -241,9 +239,8 @@ const fn raw_col(i: usize) -> Option<usize> {
 impl Compare16 {
     /// Create an extractor (plans the 512- and 1024-point FFTs once).
     pub fn new() -> Self {
-        let mut planner = FftPlanner::<f64>::new();
-        let f20 = Framer::new(framing::hamming(LEN20), NFFT20, &mut planner);
-        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
+        let f20 = Framer::new(framing::hamming(LEN20), NFFT20);
+        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60);
         Self {
             f20,
             f60,
