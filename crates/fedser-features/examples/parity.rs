@@ -207,7 +207,17 @@ fn main() {
         let mut bad_clips = vec![0usize; ncol];
         let mut worst = vec![(0f64, 0usize); ncol];
         let mut clip_cols_ok = vec![0usize; n];
+        // Bit-identical values (f32 equality, NaN = NaN) and columns.
+        let mut exact_values = 0usize;
+        let mut exact_cols = 0usize;
         for j in 0..ncol {
+            let same = (0..n).filter(|&i| got[i][j].to_bits() == want[j][i].to_bits() || got[i][j] == want[j][i]).count();
+            exact_values += same;
+            exact_cols += usize::from(same == n);
+            if std::env::var("PARITY_EXACT").is_ok() && same < n {
+                let i = (0..n).find(|&i| got[i][j].to_bits() != want[j][i].to_bits() && got[i][j] != want[j][i]).unwrap_or(0);
+                println!("inexact {} {} clips, e.g. {}: {:e} vs {:e}", set.names[j], n - same, files[i], got[i][j], want[j][i]);
+            }
             let floor = REL * want[j].iter().map(|v| (*v as f64).abs()).sum::<f64>() / n as f64;
             for i in 0..n {
                 let (g, w) = (got[i][j] as f64, want[j][i] as f64);
@@ -243,6 +253,10 @@ fn main() {
             100.0 * all_ok as f64 / ncol as f64,
             100.0 * values_ok as f64 / (n * ncol) as f64,
             100.0 * min_clip as f64 / ncol as f64
+        );
+        println!(
+            "bit-identical to openSMILE: values {:.3}%, columns on every clip {exact_cols}/{ncol}",
+            100.0 * exact_values as f64 / (n * ncol) as f64
         );
         let mut groups: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for (j, name) in set.names.iter().enumerate() {

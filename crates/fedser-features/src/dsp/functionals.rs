@@ -650,13 +650,16 @@ fn rqmean(x: &[f32]) -> f32 {
 }
 
 fn logistic(v: f32) -> f32 {
-    let lm = f32::MAX.ln();
-    if v > lm {
+    // smileMath_logistic (C): the limit and the formula in double, the
+    // result stored as float.
+    let lm = (f32::MAX as f64).ln();
+    let x = v as f64;
+    if x > lm {
         1.0
-    } else if v < -lm {
+    } else if x < -lm {
         0.0
     } else {
-        1.0 / (1.0 + (-v).exp())
+        (1.0 / (1.0 + (-x).exp())) as f32
     }
 }
 
@@ -664,12 +667,13 @@ fn tanh2(z: f32) -> f32 {
     2.0 * logistic(2.0 * z) - 1.0
 }
 
-/// openSMILE's soft limiter.
+/// openSMILE's soft limiter (`smileMath_ratioLimit`: the square root and
+/// the scaling in double, the tanh argument and result as float).
 fn lim(x: f32, l1: f32, l2: f32) -> f32 {
     if x > l1 {
-        l1 + l2 * tanh2(((x - l1 + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+        tanh2(((((x - l1) as f64 + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 + l1
     } else if x < -l1 {
-        -l1 + l2 * tanh2(-((-(x + l1) + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+        tanh2((-((-1.0 * (x + l1) as f64 + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 - l1
     } else {
         x
     }

@@ -141,10 +141,13 @@ impl F20Analyzer {
             .collect();
         let sq = (2.0f64 / NBANDS as f64).sqrt() as f32;
         let mut lift = [0f32; NMFCC];
+        // cMfcc::initTables: the lifter in float (C++ `sin(float)` is sinf,
+        // as f32::sin).
+        let cep_lifter = 22f32;
         for (k, l) in lift.iter_mut().enumerate() {
-            let i = (k + 1) as f64;
-            let li = (1.0 + 11.0 * (std::f64::consts::PI * i / 22.0).sin()) as f32;
-            *l = (li as f64 * sq as f64) as f32;
+            let i = (k + 1) as f32;
+            let li = 1.0f32 + cep_lifter / 2.0 * (std::f32::consts::PI * i / cep_lifter).sin();
+            *l = li * sq;
         }
         // Spectral tables.
         let freqs: Vec<f64> = (0..NBINS20).map(|k| k as f64 * DF20).collect();
@@ -271,7 +274,8 @@ impl F20Analyzer {
         let scale = (32767.0f64 * 32767.0) as f32;
         let mut lg = [0f32; NBANDS];
         for (l, &s) in lg.iter_mut().zip(self.bands.iter()) {
-            *l = ((s * scale).max(1.0) as f64).ln() as f32;
+            // cMfcc: C++ `log(float)` is logf, as f32::ln.
+            *l = (s * scale).max(1.0).ln();
         }
         let o = &mut out[3 + NBANDS + 15..];
         for i in 0..NMFCC {
