@@ -206,11 +206,14 @@ fn is_peak(m: &[f32], k: usize) -> bool {
 fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
     let n = p.len();
     let fk = |k: usize| k as f64 * DF20;
+    // cSpectral's log power spectrum: f32(10 / ln 10) * logf(P) in float
+    // (C++ `log(float)`, as f32::ln), -140 at or below the floor.
+    let log_factor = (10.0 / 10f64.ln()) as f32;
     let l = |k: usize| -> f64 {
         if p[k] <= FLOOR {
             -140.0
         } else {
-            (10.0 * (p[k] as f64).log10()) as f32 as f64
+            (log_factor * p[k].ln()) as f64
         }
     };
     let i = (0..n).find(|&k| fk(k) > lo).unwrap_or(n - 1).max(1);
@@ -225,25 +228,43 @@ fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
     if wr == 0.0 {
         wr = 1.0;
     }
-    let (fl, fr) = (wl * fk(kl), wr * fk(kr));
-    let mut sf = fl + fr;
-    let mut s2f = fl * fl + fr * fr;
-    let mut sfl = fl * l(kl) + fr * l(kr);
-    let mut sl = wl * l(kl) + wr * l(kr);
+    // The sums in cSpectral's order: left end, inner bins, right end.
+    let mut sf = fk(kl) * wl;
+    let mut s2f = sf * sf;
+    let mut sfl = fk(kl) * wl * l(kl);
+    let mut sl = wl * l(kl);
     for k in kl + 1..kr {
         let f = fk(k);
         let lk = l(k);
-        sf += f;
         s2f += f * f;
+        sf += f;
         sfl += f * lk;
         sl += lk;
     }
+    s2f += fk(kr) * wr * fk(kr) * wr;
+    sf += fk(kr) * wr;
+    sfl += fk(kr) * wr * l(kr);
+    sl += wr * l(kr);
     let nn = (kr - kl) as f64;
     let den = nn * s2f - sf * sf;
     if den == 0.0 {
         0.0
     } else {
         ((nn * sfl - sf * sl) / den) as f32
+    }
+}
+
+/// cSpectral's alpha ratio / Hammarberg index `10 log10(num / den)` in dB:
+/// `logf` of the float ratio, scaled in double; with a numerator at or
+/// below the floor `10 (logf(floor) - logf(den)) / ln 10`; 0 if `den` is 0.
+fn db_ratio(num: f32, den: f32) -> f32 {
+    let ln10 = 10f64.ln();
+    if den <= 0.0 {
+        0.0
+    } else if num > FLOOR {
+        (10.0 * ((num / den).ln() as f64) / ln10) as f32
+    } else {
+        (10.0 * ((FLOOR.ln() - den.ln()) as f64) / ln10) as f32
     }
 }
 
@@ -368,11 +389,11 @@ impl Egemaps {
         // Alpha ratio: bins 0..31 (< 1 kHz) and 32..=160 (1-5 kHz).
         let s_lo: f32 = p[..32].iter().sum();
         let s_hi: f32 = p[32..=160].iter().sum();
-        out[1] = if s_lo == 0.0 { 0.0 } else { (10.0 * ((s_hi.max(FLOOR) / s_lo) as f64).log10()) as f32 };
+        out[1] = db_ratio(s_hi, s_lo);
         // Hammarberg index: max below 2 kHz over max in 2-5 kHz.
         let m_lo = p[..64].iter().fold(0f32, |a, &b| a.max(b));
         let m_hi = p[64..=160].iter().fold(0f32, |a, &b| a.max(b));
-        out[2] = if m_hi == 0.0 { 0.0 } else { (10.0 * ((m_lo.max(FLOOR) / m_hi) as f64).log10()) as f32 };
+        out[2] = db_ratio(m_lo, m_hi);
         out[3] = db_slope(p, 0.0, 500.0);
         out[4] = db_slope(p, 500.0, 1500.0);
         out[5] = if t == 0 {
@@ -380,7 +401,8 @@ impl Egemaps {
         } else {
             let mut s = 0f64;
             for k in 0..160 {
-                let d = (self.mag20[k] - self.prev20[k]) as f64;
+                // cSpectral: the difference of the magnitudes in double.
+                let d = self.mag20[k] as f64 - self.prev20[k] as f64;
                 s += d * d;
             }
             (s / 160.0).sqrt() as f32
