@@ -21,7 +21,7 @@ use super::ooura::RealFft;
 use super::framing::{self, Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use super::functionals::{self, FuncScratch};
 use super::lld::{F20Analyzer, NBANDS, NRAW20};
-use super::pitch::{self, parabola_vertex, smooth_nz, smooth_nz_at};
+use super::pitch::{self, smooth_nz, smooth_nz_at};
 
 /// Bump when output values change (recipe version, feeds the cache key).
 pub const EGEMAPS02_VERSION: u32 = 1;
@@ -108,8 +108,13 @@ pub struct EgemapsContours {
 #[derive(Clone, Copy, Default)]
 struct Harmonic {
     found: bool,
+    /// Magnitude of the peak bin.
     mag: f32,
-    freq: f64,
+    /// Interpolated (parabola vertex) frequency in Hz.
+    freq: f32,
+    /// Interpolated magnitude.
+    mag_interp: f32,
+    /// Level relative to harmonic 0 in dB (-200 / -201 floors).
     rel: f32,
 }
 
@@ -199,7 +204,19 @@ fn nearest_bin(f: f64, start: usize) -> usize {
 }
 
 fn is_peak(m: &[f32], k: usize) -> bool {
-    k >= 1 && k + 1 < m.len() && m[k] > m[k - 1] && m[k] > m[k + 1]
+    // cHarmonics::isPeak: the end bins need one smaller neighbour only.
+    let n = m.len();
+    if k >= n {
+        false
+    } else if k + 1 < n {
+        if k > 0 {
+            m[k] > m[k - 1] && m[k] > m[k + 1]
+        } else {
+            m[0] > m[1]
+        }
+    } else {
+        k > 0 && m[k] > m[k - 1]
+    }
 }
 
 /// dB spectral slope over `[lo, hi]` Hz of the F20 power spectrum (spec 2).
@@ -534,75 +551,85 @@ impl Egemaps {
 
     /// Harmonic levels of F60 magnitudes `m` at F0 `f0 > 0` into `self.harm`.
     fn harmonics(&mut self, m: &[f32], f0: f32) {
-        let f0 = f0 as f64;
-        let mut last = nearest_bin(f0 / 2.0, 1);
-        let first = nearest_bin(f0 / 2.0, last);
-        let mut ref_mag = 0f32;
-        let mut prev_bin: Option<usize> = None;
+        // cHarmonics::findHarmonicPeaks (frequency-axis branch) and
+        // postProcessHarmonics: harmonic frequencies as float products, the
+        // vertex by smileMath_quadFrom3pts, levels with log10f.
+        let fb = |f: f32, start: usize| nearest_bin(f as f64, start);
+        let mut last = fb(0.5f32 * f0, 1);
+        let first = fb(0.5f32 * f0, last);
+        // The `bin` field: the peak, else the candidate bin (-1 past the end).
+        let mut bins = [0isize; NHARM];
         for i in 0..NHARM {
-            let c = nearest_bin((i as f64 + 1.0) * f0, last);
+            let mut h = Harmonic { rel: -201.0, ..Default::default() };
+            let c = fb((i + 1) as f32 * f0, last);
+            if c >= NBINS60 {
+                bins[i] = -1;
+                self.harm[i] = h;
+                continue;
+            }
             let mut peak = None;
             if is_peak(m, c) {
                 peak = Some(c);
             } else {
-                let lo = nearest_bin((i as f64 + 0.5) * f0, last);
-                let hi = nearest_bin((i as f64 + 1.5) * f0, c);
-                let mut d = 1usize;
-                loop {
-                    let r = c + d;
-                    let l = c.checked_sub(d);
-                    let r_in = r <= hi;
-                    let l_in = l.is_some_and(|l| l >= lo);
-                    if !r_in && !l_in {
-                        break;
-                    }
-                    if r_in && is_peak(m, r) {
-                        peak = Some(r);
-                        break;
-                    }
-                    if let Some(l) = l.filter(|_| l_in) {
-                        if is_peak(m, l) {
-                            peak = Some(l);
+                let lo = fb((i as f32 + 0.5) * f0, last) as isize;
+                let hi = fb((i as f32 + 1.5) * f0, c) as isize;
+                let (mut l, mut r) = (c as isize - 1, c as isize + 1);
+                while l >= lo || r <= hi {
+                    if r <= hi {
+                        if is_peak(m, r as usize) {
+                            peak = Some(r as usize);
                             break;
                         }
+                        r += 1;
                     }
-                    d += 1;
+                    if l >= lo {
+                        if l >= 0 && is_peak(m, l as usize) {
+                            peak = Some(l as usize);
+                            break;
+                        }
+                        l -= 1;
+                    }
                 }
             }
-            let mut h = Harmonic { rel: -200.0, ..Default::default() };
+            bins[i] = c as isize;
             if let Some(pk) = peak.filter(|&pk| pk >= first && pk < NBINS60 - 1) {
                 let fx = |k: usize| k as f64 * DF60;
                 let (fv, mv) =
-                    parabola_vertex(fx(pk - 1), m[pk - 1] as f64, fx(pk), m[pk] as f64, fx(pk + 1), m[pk + 1] as f64)
-                        .unwrap_or((fx(pk), m[pk] as f64));
-                h = Harmonic { found: true, mag: m[pk], freq: fv, rel: 0.0 };
-                if i == 0 {
-                    ref_mag = m[pk];
-                } else if ref_mag > 0.0 && mv > 0.0 {
-                    h.rel = ((20.0 * ((mv as f32 as f64).log10() - (ref_mag as f64).log10())) as f32).max(-200.0);
-                } else {
-                    h.rel = -200.0;
-                }
-                if prev_bin == Some(pk) {
-                    h.rel = -201.0;
-                    h.found = false;
-                }
-                prev_bin = Some(pk);
+                    pitch::quad_from_3pts(fx(pk - 1), m[pk - 1] as f64, fx(pk), m[pk] as f64, fx(pk + 1), m[pk + 1] as f64);
+                bins[i] = pk as isize;
+                h = Harmonic { found: true, mag: m[pk], freq: fv as f32, mag_interp: mv as f32, rel: -201.0 };
             }
             self.harm[i] = h;
             last = c;
         }
+        let m0 = self.harm[0].mag;
+        let log_rel = m0 != 0.0;
+        let lm0 = if log_rel { m0.log10() } else { 0.0 };
+        self.harm[0].rel = 0.0;
+        for i in 1..NHARM {
+            let h = &mut self.harm[i];
+            h.rel = if !log_rel {
+                -201.0
+            } else if h.mag_interp > 0.0 {
+                ((20.0 * (h.mag_interp.log10() as f64 - lm0 as f64)) as f32).max(-200.0)
+            } else {
+                -200.0
+            };
+            if bins[i] == bins[i - 1] {
+                bins[i] = 0;
+                *h = Harmonic { rel: -201.0, ..Default::default() };
+            }
+        }
     }
 
-    /// Amplitude of formant `f` relative to F0 (index of the chosen harmonic
-    /// and its level), from `self.harm`.
     fn formant_amplitude(&self, f: f32) -> Option<f32> {
         let (lo, hi) = (0.8 * f, 1.2 * f);
         let mut best: Option<&Harmonic> = None;
+        let mut best_mag = 0f32;
         for h in self.harm.iter().filter(|h| h.found) {
-            let hf = h.freq as f32;
-            if hf >= lo && hf <= hi && best.is_none_or(|b| h.mag > b.mag) {
+            if h.freq >= lo && h.freq <= hi && h.mag > best_mag {
                 best = Some(h);
+                best_mag = h.mag;
             }
         }
         best.map(|h| h.rel)
@@ -675,7 +702,9 @@ impl Egemaps {
             let mut row = [0f32; N_F];
             if f0 > 0.0 {
                 let m = &mags[t * NBINS60..(t + 1) * NBINS60];
-                row[0] = if f0 <= 29.136 { 1.0 } else { (12.0 * (f0 as f64 / 27.5).log2()) as f32 };
+                // cPitchSmootherViterbi: 12 logf(f0 / 27.5) / logf(2) in float
+                // (C++ `log(float)`, as f32::ln), threshold compared in double.
+                row[0] = if f0 as f64 <= 29.136 { 1.0 } else { 12.0f32 * (f0 / 27.5f32).ln() / 2f32.ln() };
                 row[1] = self.vq[t].jitter_local;
                 row[2] = (20.0 * (1.0 + self.vq[t].shimmer.min(1.0) as f64).log10()) as f32;
                 row[3] = self.hnr_acf(m, f0);

@@ -151,7 +151,7 @@ pub(crate) fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f
 /// Vertex `(x, y)` of the parabola through three points as openSMILE's
 /// `smileMath_quadFrom3pts` computes it (same formulas, same order); if
 /// the parabola is degenerate, the strictly highest point (else the first).
-fn quad_from_3pts(x1: f64, y1: f64, x2: f64, y2: f64, x3: f64, y3: f64) -> (f64, f64) {
+pub(crate) fn quad_from_3pts(x1: f64, y1: f64, x2: f64, y2: f64, x3: f64, y3: f64) -> (f64, f64) {
     let den = x1 * x1 * x2 + x2 * x2 * x3 + x3 * x3 * x1 - x3 * x3 * x2 - x2 * x2 * x1 - x1 * x1 * x3;
     if den != 0.0 {
         let a = (y1 * x2 + y2 * x3 + y3 * x1 - y3 * x2 - y2 * x1 - y1 * x3) / den;
