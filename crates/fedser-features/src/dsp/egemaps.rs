@@ -525,20 +525,32 @@ impl Egemaps {
                 d += 1;
             }
         }
+        // cHarmonics::getClosestPeak without a peak: compare both ends with
+        // the estimate (equal values keep it).
         let b = match idx {
             Some(b) => b as usize,
             None => {
-                if acf[0] >= acf[NBINS60 - 1] {
+                let (x0, xn, xi) = (acf[0], acf[NBINS60 - 1], acf[b0 as usize]);
+                if x0 > xi && xn <= xi {
                     0
-                } else {
+                } else if x0 <= xi && xn > xi {
                     NBINS60 - 1
+                } else if x0 > xi && xn > xi {
+                    if (b0 as usize) < NBINS60 / 2 {
+                        0
+                    } else {
+                        NBINS60 - 1
+                    }
+                } else {
+                    b0 as usize
                 }
             }
         };
         if b == 0 {
             return 0.0;
         }
-        let den = acf[0] as f64 - acf[b] as f64;
+        // computeAcfHnr_dB: the difference in float, the ratio in double.
+        let den = (acf[0] - acf[b]) as f64;
         let h = if den == 0.0 { 1e11 } else { acf[b] as f64 / den };
         if h > 1e11 {
             110.0
@@ -659,7 +671,8 @@ impl Egemaps {
         for t in 0..n20 {
             let fr = &x[t * HOP..t * HOP + LEN20];
             let ef = self.esum[t];
-            energy += ef / LEN20 as f64;
+            // cEnergy (energy2): the frame value is stored as float.
+            energy += (ef / LEN20 as f64) as f32 as f64;
             self.f20.magnitude(fr, &mut self.mag20);
             self.ana.frame_with_energy(ef, LEN20, &self.mag20, &mut self.row);
             self.frame_e(t, &mut e);
@@ -839,8 +852,12 @@ impl Egemaps {
             out.push(st[0]);
             out.push(st[3]);
         }
-        // Energy floored at 1e-12 (-120 dB), openSMILE's value for digital silence.
-        let leq = (10.0 * (c.mean_energy as f32 as f64).max(1e-12).log10()) as f32;
+        // cVectorOperation dBp: f32(10 / ln 10) * logf(x) in float, x
+        // floored at f32(1e-12) (-120 dB, openSMILE's value for digital
+        // silence).
+        let floor = 1e-12f32;
+        let e = c.mean_energy as f32;
+        let leq = (10.0 / 10f64.ln()) as f32 * if e > floor { e } else { floor }.ln();
         out.push(leq);
         let _ = n60;
         for v in out.iter_mut() {
