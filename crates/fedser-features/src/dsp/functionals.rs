@@ -805,7 +805,8 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
                 if (y - last_min) < thr {
                     el[e].alive = false;
                 } else {
-                    if y > last_max * 1.05 {
+                    // cFunctionalPeaks2: float times the double 1.05.
+                    if y as f64 > last_max as f64 * 1.05 {
                         if let Some(l) = last_max_el {
                             el[l].alive = false;
                         }
