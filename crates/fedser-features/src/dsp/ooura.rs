@@ -81,7 +81,7 @@ impl RealFft {
         let n = self.n;
         assert_eq!(a.len(), n, "RealFft::forward: buffer length");
         self.cft_forward(a);
-        rft_fsub(n, a, &self.c);
+        rft_fsub(a, &self.c);
         let xi = a[0] - a[1];
         a[0] += a[1];
         a[1] = xi;
@@ -94,7 +94,7 @@ impl RealFft {
         assert_eq!(a.len(), n, "RealFft::inverse: buffer length");
         a[1] = 0.5f32 * (a[0] - a[1]);
         a[0] -= a[1];
-        rft_bsub(n, a, &self.c);
+        rft_bsub(a, &self.c);
         // Ooura's backward complex FFT equals conj(forward(conj(a))) to the
         // last bit: its first pass negates the imaginary inputs where the
         // forward pass adds them, the later passes are shared and the final
@@ -210,47 +210,52 @@ fn make_ct(nc: usize, c: &mut [f32]) {
     }
 }
 
-/// Split step of the forward real transform (`rftfsub`).
-fn rft_fsub(n: usize, a: &mut [f32], c: &[f32]) {
-    let nc = c.len();
+/// Pairs `(a[j], a[j+1])` and `(a[n-j], a[n-j+1])` for j = 2, 4, .., n/2 - 2
+/// with the table values `c[j/2]` and `c[nc - j/2]` (Ooura's `kk` steps by
+/// `2 nc / (n/2) = 1` when `nc = n/4`), as iterators without index checks.
+#[allow(clippy::type_complexity)]
+fn split_pairs<'a>(
+    a: &'a mut [f32],
+    c: &'a [f32],
+) -> impl Iterator<Item = ((&'a mut [f32], &'a mut [f32]), (&'a f32, &'a f32))> {
+    let n = a.len();
     let m = n >> 1;
-    let ks = 2 * nc / m;
-    let mut kk = 0;
-    for j in (2..m).step_by(2) {
-        let k = n - j;
-        kk += ks;
-        let wkr = 0.5f32 - c[nc - kk];
-        let wki = c[kk];
-        let xr = a[j] - a[k];
-        let xi = a[j + 1] + a[k + 1];
+    debug_assert_eq!(c.len(), n >> 2);
+    let (lo, hi) = a.split_at_mut(m);
+    let lo = lo[2..].chunks_exact_mut(2);
+    // a[n - j] for j = 2, 4, ..: hi[m - 2], hi[m - 4], .., hi[2].
+    let hi = hi[2..].rchunks_exact_mut(2);
+    let wk = c[1..].iter().zip(c[1..].iter().rev());
+    lo.zip(hi).zip(wk)
+}
+
+/// Split step of the forward real transform (`rftfsub`).
+fn rft_fsub(a: &mut [f32], c: &[f32]) {
+    for ((aj, ak), (&wki, &cr)) in split_pairs(a, c) {
+        let wkr = 0.5f32 - cr;
+        let xr = aj[0] - ak[0];
+        let xi = aj[1] + ak[1];
         let yr = wkr * xr - wki * xi;
         let yi = wkr * xi + wki * xr;
-        a[j] -= yr;
-        a[j + 1] -= yi;
-        a[k] += yr;
-        a[k + 1] -= yi;
+        aj[0] -= yr;
+        aj[1] -= yi;
+        ak[0] += yr;
+        ak[1] -= yi;
     }
 }
 
 /// Split step of the inverse real transform (`rftbsub`).
-fn rft_bsub(n: usize, a: &mut [f32], c: &[f32]) {
-    let nc = c.len();
-    let m = n >> 1;
-    let ks = 2 * nc / m;
-    let mut kk = 0;
-    for j in (2..m).step_by(2) {
-        let k = n - j;
-        kk += ks;
-        let wkr = 0.5f32 - c[nc - kk];
-        let wki = c[kk];
-        let xr = a[j] - a[k];
-        let xi = a[j + 1] + a[k + 1];
+fn rft_bsub(a: &mut [f32], c: &[f32]) {
+    for ((aj, ak), (&wki, &cr)) in split_pairs(a, c) {
+        let wkr = 0.5f32 - cr;
+        let xr = aj[0] - ak[0];
+        let xi = aj[1] + ak[1];
         let yr = wkr * xr + wki * xi;
         let yi = wkr * xi - wki * xr;
-        a[j] -= yr;
-        a[j + 1] -= yi;
-        a[k] += yr;
-        a[k + 1] -= yi;
+        aj[0] -= yr;
+        aj[1] -= yi;
+        ak[0] += yr;
+        ak[1] -= yi;
     }
 }
 
@@ -382,6 +387,9 @@ fn cftfx41(n: usize, a: &mut [f32], nw: usize, w: &[f32]) {
 // `cftf081`, `cftf082`: 16- and 8-point leaves).
 
 fn cftf161(a: &mut [f32], w: &[f32]) {
+    // Fixed-size views: the constant indices below need no bounds checks.
+    let a: &mut [f32; 32] = a.first_chunk_mut().expect("cftf161: block of 32 values");
+    let w: &[f32; 4] = w.first_chunk().expect("cftf161: twiddle table");
     let wn4r = w[1];
     let wk1r = w[2];
     let wk1i = w[3];
@@ -532,6 +540,9 @@ fn cftf161(a: &mut [f32], w: &[f32]) {
 }
 
 fn cftf162(a: &mut [f32], w: &[f32]) {
+    // Fixed-size views: the constant indices below need no bounds checks.
+    let a: &mut [f32; 32] = a.first_chunk_mut().expect("cftf162: block of 32 values");
+    let w: &[f32; 10] = w.first_chunk().expect("cftf162: twiddle table");
     let wn4r = w[1];
     let wk1r = w[4];
     let wk1i = w[5];
@@ -706,6 +717,9 @@ fn cftf162(a: &mut [f32], w: &[f32]) {
 }
 
 fn cftf081(a: &mut [f32], w: &[f32]) {
+    // Fixed-size views: the constant indices below need no bounds checks.
+    let a: &mut [f32; 16] = a.first_chunk_mut().expect("cftf081: block of 16 values");
+    let w: &[f32; 2] = w.first_chunk().expect("cftf081: twiddle table");
     let wn4r = w[1];
     let x0r = a[0] + a[8];
     let x0i = a[1] + a[9];
@@ -762,6 +776,9 @@ fn cftf081(a: &mut [f32], w: &[f32]) {
 }
 
 fn cftf082(a: &mut [f32], w: &[f32]) {
+    // Fixed-size views: the constant indices below need no bounds checks.
+    let a: &mut [f32; 16] = a.first_chunk_mut().expect("cftf082: block of 16 values");
+    let w: &[f32; 4] = w.first_chunk().expect("cftf082: twiddle table");
     let wn4r = w[1];
     let wk1r = w[2];
     let wk1i = w[3];
@@ -828,6 +845,7 @@ fn cftf082(a: &mut [f32], w: &[f32]) {
 }
 
 fn cftf1st(n: usize, a: &mut [f32], w: &[f32]) {
+    let a = &mut a[..n];
     let mh = n >> 3;
     let m = 2 * mh;
     let j1 = m;
@@ -1028,6 +1046,7 @@ fn cftf1st(n: usize, a: &mut [f32], w: &[f32]) {
 }
 
 fn cftmdl1(n: usize, a: &mut [f32], w: &[f32]) {
+    let a = &mut a[..n];
     let mh = n >> 3;
     let m = 2 * mh;
     let j1 = m;
@@ -1134,6 +1153,7 @@ fn cftmdl1(n: usize, a: &mut [f32], w: &[f32]) {
 }
 
 fn cftmdl2(n: usize, a: &mut [f32], w: &[f32]) {
+    let a = &mut a[..n];
     let mh = n >> 3;
     let m = 2 * mh;
     let wn4r = w[1];
