@@ -24,7 +24,7 @@ use super::lld::{F20Analyzer, NBANDS, NRAW20};
 use super::pitch::{self, smooth_nz, smooth_nz_at};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const EGEMAPS02_VERSION: u32 = 1;
+pub const EGEMAPS02_VERSION: u32 = 2;
 
 /// The 88 eGeMAPSv02 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/egemaps_names.txt");

@@ -21,7 +21,7 @@ use lld::{F20Analyzer, NRAW20};
 pub use egemaps::{egemaps_names, Egemaps, EgemapsContours, EGEMAPS02_VERSION};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const COMPARE16_VERSION: u32 = 3;
+pub const COMPARE16_VERSION: u32 = 4;
 
 /// All 6,373 ComParE_2016 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/compare16_names.txt");
