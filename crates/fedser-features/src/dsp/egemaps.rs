@@ -17,10 +17,10 @@ use std::sync::OnceLock;
 use rustfft::num_complex::Complex;
 
 use super::contour::smooth3;
-use super::ooura::RealFft;
 use super::framing::{self, Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use super::functionals::{self, FuncScratch};
 use super::lld::{F20Analyzer, NBANDS, NRAW20};
+use super::ooura::RealFft;
 use super::pitch::{self, smooth_nz, smooth_nz_at};
 
 /// Bump when output values change (recipe version, feeds the cache key).
@@ -606,8 +606,14 @@ impl Egemaps {
             bins[i] = c as isize;
             if let Some(pk) = peak.filter(|&pk| pk >= first && pk < NBINS60 - 1) {
                 let fx = |k: usize| k as f64 * DF60;
-                let (fv, mv) =
-                    pitch::quad_from_3pts(fx(pk - 1), m[pk - 1] as f64, fx(pk), m[pk] as f64, fx(pk + 1), m[pk + 1] as f64);
+                let (fv, mv) = pitch::quad_from_3pts(
+                    fx(pk - 1),
+                    m[pk - 1] as f64,
+                    fx(pk),
+                    m[pk] as f64,
+                    fx(pk + 1),
+                    m[pk + 1] as f64,
+                );
                 bins[i] = pk as isize;
                 h = Harmonic { found: true, mag: m[pk], freq: fv as f32, mag_interp: mv as f32, rel: -201.0 };
             }

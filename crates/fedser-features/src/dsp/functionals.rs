@@ -673,7 +673,7 @@ fn lim(x: f32, l1: f32, l2: f32) -> f32 {
     if x > l1 {
         tanh2(((((x - l1) as f64 + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 + l1
     } else if x < -l1 {
-        tanh2((-((-1.0 * (x + l1) as f64 + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 - l1
+        tanh2((-((-((x + l1) as f64) + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 - l1
     } else {
         x
     }
