@@ -81,7 +81,7 @@ impl RealFft {
         let n = self.n;
         assert_eq!(a.len(), n, "RealFft::forward: buffer length");
         self.cft_forward(a);
-        rft_fsub(a, &self.c);
+        rft_sub(a, &self.c, true);
         let xi = a[0] - a[1];
         a[0] += a[1];
         a[1] = xi;
@@ -94,7 +94,7 @@ impl RealFft {
         assert_eq!(a.len(), n, "RealFft::inverse: buffer length");
         a[1] = 0.5f32 * (a[0] - a[1]);
         a[0] -= a[1];
-        rft_bsub(a, &self.c);
+        rft_sub(a, &self.c, false);
         // Ooura's backward complex FFT equals conj(forward(conj(a))) to the
         // last bit: its first pass negates the imaginary inputs where the
         // forward pass adds them, the later passes are shared and the final
@@ -210,52 +210,43 @@ fn make_ct(nc: usize, c: &mut [f32]) {
     }
 }
 
-/// Pairs `(a[j], a[j+1])` and `(a[n-j], a[n-j+1])` for j = 2, 4, .., n/2 - 2
-/// with the table values `c[j/2]` and `c[nc - j/2]` (Ooura's `kk` steps by
-/// `2 nc / (n/2) = 1` when `nc = n/4`), as iterators without index checks.
-#[allow(clippy::type_complexity)]
-fn split_pairs<'a>(
-    a: &'a mut [f32],
-    c: &'a [f32],
-) -> impl Iterator<Item = ((&'a mut [f32], &'a mut [f32]), (&'a f32, &'a f32))> {
-    let n = a.len();
-    let m = n >> 1;
-    debug_assert_eq!(c.len(), n >> 2);
-    let (lo, hi) = a.split_at_mut(m);
-    let lo = lo[2..].chunks_exact_mut(2);
-    // a[n - j] for j = 2, 4, ..: hi[m - 2], hi[m - 4], .., hi[2].
-    let hi = hi[2..].rchunks_exact_mut(2);
-    let wk = c[1..].iter().zip(c[1..].iter().rev());
-    lo.zip(hi).zip(wk)
-}
-
-/// Split step of the forward real transform (`rftfsub`).
-fn rft_fsub(a: &mut [f32], c: &[f32]) {
-    for ((aj, ak), (&wki, &cr)) in split_pairs(a, c) {
-        let wkr = 0.5f32 - cr;
-        let xr = aj[0] - ak[0];
-        let xi = aj[1] + ak[1];
-        let yr = wkr * xr - wki * xi;
-        let yi = wkr * xi + wki * xr;
-        aj[0] -= yr;
-        aj[1] -= yi;
-        ak[0] += yr;
-        ak[1] -= yi;
+/// Split step of the forward (`rftfsub`, `sign` = 1) or inverse
+/// (`rftbsub`, `sign` = -1) real transform, dispatched with the sizes fedser
+/// uses as constants (the index checks of the inlined loop then fold away).
+fn rft_sub(a: &mut [f32], c: &[f32], forward: bool) {
+    match (a.len(), forward) {
+        (512, true) => rft_sub_body::<true>(&mut a[..512], &c[..128]),
+        (1024, true) => rft_sub_body::<true>(&mut a[..1024], &c[..256]),
+        (_, true) => rft_sub_body::<true>(a, c),
+        (512, false) => rft_sub_body::<false>(&mut a[..512], &c[..128]),
+        (1024, false) => rft_sub_body::<false>(&mut a[..1024], &c[..256]),
+        (_, false) => rft_sub_body::<false>(a, c),
     }
 }
 
-/// Split step of the inverse real transform (`rftbsub`).
-fn rft_bsub(a: &mut [f32], c: &[f32]) {
-    for ((aj, ak), (&wki, &cr)) in split_pairs(a, c) {
-        let wkr = 0.5f32 - cr;
-        let xr = aj[0] - ak[0];
-        let xi = aj[1] + ak[1];
-        let yr = wkr * xr + wki * xi;
-        let yi = wkr * xi - wki * xr;
-        aj[0] -= yr;
-        aj[1] -= yi;
-        ak[0] += yr;
-        ak[1] -= yi;
+#[inline(always)]
+fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32]) {
+    let n = a.len();
+    let nc = c.len();
+    let m = n >> 1;
+    let ks = 2 * nc / m;
+    let mut kk = 0;
+    for j in (2..m).step_by(2) {
+        let k = n - j;
+        kk += ks;
+        let wkr = 0.5f32 - c[nc - kk];
+        let wki = c[kk];
+        let xr = a[j] - a[k];
+        let xi = a[j + 1] + a[k + 1];
+        let (yr, yi) = if FORWARD {
+            (wkr * xr - wki * xi, wkr * xi + wki * xr)
+        } else {
+            (wkr * xr + wki * xi, wkr * xi - wki * xr)
+        };
+        a[j] -= yr;
+        a[j + 1] -= yi;
+        a[k] += yr;
+        a[k + 1] -= yi;
     }
 }
 
@@ -844,8 +835,18 @@ fn cftf082(a: &mut [f32], w: &[f32]) {
     a[15] = x0i - x1r;
 }
 
+/// Dispatch to [`cftf1st_body`] with the sizes fedser uses as constants (the
+/// index checks of the inlined body then fold away).
 fn cftf1st(n: usize, a: &mut [f32], w: &[f32]) {
-    let a = &mut a[..n];
+    match n {
+        512 => cftf1st_body(512, &mut a[..512], &w[..128]),
+        1024 => cftf1st_body(1024, &mut a[..1024], &w[..256]),
+        _ => cftf1st_body(n, &mut a[..n], &w[..n >> 2]),
+    }
+}
+
+#[inline(always)]
+fn cftf1st_body(n: usize, a: &mut [f32], w: &[f32]) {
     let mh = n >> 3;
     let m = 2 * mh;
     let j1 = m;
@@ -1045,8 +1046,19 @@ fn cftf1st(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3 + 3] = wk3i * x0i - wk3r * x0r;
 }
 
+/// Dispatch to [`cftmdl1_body`] with the sizes fedser uses as constants (the
+/// index checks of the inlined body then fold away).
 fn cftmdl1(n: usize, a: &mut [f32], w: &[f32]) {
-    let a = &mut a[..n];
+    match n {
+        64 => cftmdl1_body(64, &mut a[..64], &w[..32]),
+        128 => cftmdl1_body(128, &mut a[..128], &w[..64]),
+        256 => cftmdl1_body(256, &mut a[..256], &w[..128]),
+        _ => cftmdl1_body(n, &mut a[..n], &w[..n >> 1]),
+    }
+}
+
+#[inline(always)]
+fn cftmdl1_body(n: usize, a: &mut [f32], w: &[f32]) {
     let mh = n >> 3;
     let m = 2 * mh;
     let j1 = m;
@@ -1152,8 +1164,19 @@ fn cftmdl1(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3 + 1] = -wn4r * (x0i - x0r);
 }
 
+/// Dispatch to [`cftmdl2_body`] with the sizes fedser uses as constants (the
+/// index checks of the inlined body then fold away).
 fn cftmdl2(n: usize, a: &mut [f32], w: &[f32]) {
-    let a = &mut a[..n];
+    match n {
+        64 => cftmdl2_body(64, &mut a[..64], &w[..64]),
+        128 => cftmdl2_body(128, &mut a[..128], &w[..128]),
+        256 => cftmdl2_body(256, &mut a[..256], &w[..256]),
+        _ => cftmdl2_body(n, &mut a[..n], &w[..n]),
+    }
+}
+
+#[inline(always)]
+fn cftmdl2_body(n: usize, a: &mut [f32], w: &[f32]) {
     let mh = n >> 3;
     let m = 2 * mh;
     let wn4r = w[1];
