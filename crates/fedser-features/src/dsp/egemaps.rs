@@ -12,19 +12,19 @@
 // Index loops mirror the spec's formulas bin by bin.
 #![allow(clippy::needless_range_loop)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
 
 use super::contour::smooth3;
 use super::framing::{self, Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use super::functionals::{self, FuncScratch};
 use super::lld::{F20Analyzer, NBANDS, NRAW20};
-use super::pitch::{self, parabola_vertex, smooth_nz, smooth_nz_at};
+use super::ooura::RealFft;
+use super::pitch::{self, smooth_nz, smooth_nz_at};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const EGEMAPS02_VERSION: u32 = 1;
+pub const EGEMAPS02_VERSION: u32 = 2;
 
 /// The 88 eGeMAPSv02 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/egemaps_names.txt");
@@ -108,8 +108,13 @@ pub struct EgemapsContours {
 #[derive(Clone, Copy, Default)]
 struct Harmonic {
     found: bool,
+    /// Magnitude of the peak bin.
     mag: f32,
-    freq: f64,
+    /// Interpolated (parabola vertex) frequency in Hz.
+    freq: f32,
+    /// Interpolated magnitude.
+    mag_interp: f32,
+    /// Level relative to harmonic 0 in dB (-200 / -201 floors).
     rel: f32,
 }
 
@@ -119,9 +124,9 @@ pub struct Egemaps {
     f60: Framer,
     ana: F20Analyzer,
     shs: pitch::Shs,
-    acf_fft: Arc<dyn Fft<f64>>,
-    acf_buf: Vec<Complex<f64>>,
-    acf_scratch: Vec<Complex<f64>>,
+    /// openSMILE's float real FFT of size NFFT60 (the inverse gives the ACF).
+    acf_fft: RealFft,
+    acf_buf: Vec<f32>,
     acf: Vec<f32>,
     vq: Vec<pitch::VoiceQuality>,
     mag20: Vec<f32>,
@@ -150,25 +155,21 @@ impl Default for Egemaps {
 }
 
 /// Resampling tables of the formant frame: for k in 1..110 (rows) and
-/// i in 0..220 (columns), `cos` and `sin` of `2 pi ((k i) mod 352) / 352`
-/// (computed in double, stored as f32), shared by all extractors.
+/// i in 0..220 (columns), `cos` and `sin` of `(2 pi (k i)) / 352` computed
+/// in double without reducing the argument (as openSMILE's
+/// `smileDsp_initIrdft`; 352 = 512 * 11000 / 16000 is exact there), stored
+/// as f32, shared by all extractors.
 fn res_tables() -> &'static (Vec<f32>, Vec<f32>) {
     static T: OnceLock<(Vec<f32>, Vec<f32>)> = OnceLock::new();
     T.get_or_init(|| {
-        let mut cos = vec![0f32; RES_PERIOD];
-        let mut sin = vec![0f32; RES_PERIOD];
-        for m in 0..RES_PERIOD {
-            let a = 2.0 * std::f64::consts::PI * m as f64 / RES_PERIOD as f64;
-            cos[m] = a.cos() as f32;
-            sin[m] = a.sin() as f32;
-        }
+        let pi2 = 2.0 * std::f64::consts::PI;
         let mut tc = Vec::with_capacity((RES_BINS - 1) * NRES);
         let mut ts = Vec::with_capacity((RES_BINS - 1) * NRES);
         for k in 1..RES_BINS {
             for i in 0..NRES {
-                let m = (k * i) % RES_PERIOD;
-                tc.push(cos[m]);
-                ts.push(sin[m]);
+                let a = pi2 * (k * i) as f64 / RES_PERIOD as f64;
+                tc.push(a.cos() as f32);
+                ts.push(a.sin() as f32);
             }
         }
         (tc, ts)
@@ -203,18 +204,33 @@ fn nearest_bin(f: f64, start: usize) -> usize {
 }
 
 fn is_peak(m: &[f32], k: usize) -> bool {
-    k >= 1 && k + 1 < m.len() && m[k] > m[k - 1] && m[k] > m[k + 1]
+    // cHarmonics::isPeak: the end bins need one smaller neighbour only.
+    let n = m.len();
+    if k >= n {
+        false
+    } else if k + 1 < n {
+        if k > 0 {
+            m[k] > m[k - 1] && m[k] > m[k + 1]
+        } else {
+            m[0] > m[1]
+        }
+    } else {
+        k > 0 && m[k] > m[k - 1]
+    }
 }
 
 /// dB spectral slope over `[lo, hi]` Hz of the F20 power spectrum (spec 2).
 fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
     let n = p.len();
     let fk = |k: usize| k as f64 * DF20;
+    // cSpectral's log power spectrum: f32(10 / ln 10) * logf(P) in float
+    // (C++ `log(float)`, as f32::ln), -140 at or below the floor.
+    let log_factor = (10.0 / 10f64.ln()) as f32;
     let l = |k: usize| -> f64 {
         if p[k] <= FLOOR {
             -140.0
         } else {
-            (10.0 * (p[k] as f64).log10()) as f32 as f64
+            (log_factor * p[k].ln()) as f64
         }
     };
     let i = (0..n).find(|&k| fk(k) > lo).unwrap_or(n - 1).max(1);
@@ -229,25 +245,43 @@ fn db_slope(p: &[f32], lo: f64, hi: f64) -> f32 {
     if wr == 0.0 {
         wr = 1.0;
     }
-    let (fl, fr) = (wl * fk(kl), wr * fk(kr));
-    let mut sf = fl + fr;
-    let mut s2f = fl * fl + fr * fr;
-    let mut sfl = fl * l(kl) + fr * l(kr);
-    let mut sl = wl * l(kl) + wr * l(kr);
+    // The sums in cSpectral's order: left end, inner bins, right end.
+    let mut sf = fk(kl) * wl;
+    let mut s2f = sf * sf;
+    let mut sfl = fk(kl) * wl * l(kl);
+    let mut sl = wl * l(kl);
     for k in kl + 1..kr {
         let f = fk(k);
         let lk = l(k);
-        sf += f;
         s2f += f * f;
+        sf += f;
         sfl += f * lk;
         sl += lk;
     }
+    s2f += fk(kr) * wr * fk(kr) * wr;
+    sf += fk(kr) * wr;
+    sfl += fk(kr) * wr * l(kr);
+    sl += wr * l(kr);
     let nn = (kr - kl) as f64;
     let den = nn * s2f - sf * sf;
     if den == 0.0 {
         0.0
     } else {
         ((nn * sfl - sf * sl) / den) as f32
+    }
+}
+
+/// cSpectral's alpha ratio / Hammarberg index `10 log10(num / den)` in dB:
+/// `logf` of the float ratio, scaled in double; with a numerator at or
+/// below the floor `10 (logf(floor) - logf(den)) / ln 10`; 0 if `den` is 0.
+fn db_ratio(num: f32, den: f32) -> f32 {
+    let ln10 = 10f64.ln();
+    if den <= 0.0 {
+        0.0
+    } else if num > FLOOR {
+        (10.0 * ((num / den).ln() as f64) / ln10) as f32
+    } else {
+        (10.0 * ((FLOOR.ln() - den.ln()) as f64) / ln10) as f32
     }
 }
 
@@ -332,19 +366,15 @@ fn amean_stddev_norm(x: &[f32], out: &mut Vec<f32>) {
 impl Egemaps {
     /// Create an extractor (plans the FFTs and tables once).
     pub fn new() -> Self {
-        let mut planner = FftPlanner::<f64>::new();
-        let f20 = Framer::new(framing::hamming(LEN20), NFFT20, &mut planner);
-        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
-        let acf_fft = planner.plan_fft_forward(NFFT60);
-        let acf_scratch = vec![Complex::new(0.0, 0.0); acf_fft.get_inplace_scratch_len()];
+        let f20 = Framer::new(framing::hamming(LEN20), NFFT20);
+        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60);
         Self {
             f20,
             f60,
             ana: F20Analyzer::new(),
             shs: pitch::Shs::with_range(55.0, 1000.0),
-            acf_fft,
-            acf_buf: vec![Complex::new(0.0, 0.0); NFFT60],
-            acf_scratch,
+            acf_fft: RealFft::new(NFFT60),
+            acf_buf: vec![0.0; NFFT60],
             acf: vec![0.0; NBINS60],
             vq: Vec::new(),
             mag20: vec![0.0; NBINS20],
@@ -376,11 +406,11 @@ impl Egemaps {
         // Alpha ratio: bins 0..31 (< 1 kHz) and 32..=160 (1-5 kHz).
         let s_lo: f32 = p[..32].iter().sum();
         let s_hi: f32 = p[32..=160].iter().sum();
-        out[1] = if s_lo == 0.0 { 0.0 } else { (10.0 * ((s_hi.max(FLOOR) / s_lo) as f64).log10()) as f32 };
+        out[1] = db_ratio(s_hi, s_lo);
         // Hammarberg index: max below 2 kHz over max in 2-5 kHz.
         let m_lo = p[..64].iter().fold(0f32, |a, &b| a.max(b));
         let m_hi = p[64..=160].iter().fold(0f32, |a, &b| a.max(b));
-        out[2] = if m_hi == 0.0 { 0.0 } else { (10.0 * ((m_lo.max(FLOOR) / m_hi) as f64).log10()) as f32 };
+        out[2] = db_ratio(m_lo, m_hi);
         out[3] = db_slope(p, 0.0, 500.0);
         out[4] = db_slope(p, 500.0, 1500.0);
         out[5] = if t == 0 {
@@ -388,7 +418,8 @@ impl Egemaps {
         } else {
             let mut s = 0f64;
             for k in 0..160 {
-                let d = (self.mag20[k] - self.prev20[k]) as f64;
+                // cSpectral: the difference of the magnitudes in double.
+                let d = self.mag20[k] as f64 - self.prev20[k] as f64;
                 s += d * d;
             }
             (s / 160.0).sqrt() as f32
@@ -400,16 +431,19 @@ impl Egemaps {
     /// Formants F1-F3 (frequency, bandwidth) of the current F20 frame from
     /// its complex spectrum (spec 2, "Formants").
     fn frame_formants(&self) -> [f32; 6] {
-        let x = self.f20.spectrum();
-        // y[i] = x0 + sum_k (Re X_k cos - Im X_k sin)(2 pi k i / 352), each
-        // y[i] summed over k in order (as the scalar formula), but all 220
-        // outputs advance together over contiguous rows of the table.
+        // Ooura packing: x[2k] = Re X_k, x[2k+1] = -Im X_k.
+        let x = self.f20.packed();
+        // openSMILE's smileDsp_irdft: y[i] = x0, then for k = 1..109
+        // y[i] += x[2k] cos; y[i] += x[2k+1] sin (two f32 additions), then
+        // y[i] /= 256. Each y[i] is summed over k in that order, but all
+        // 220 outputs advance together over contiguous rows of the table.
         let (tc, ts) = res_tables();
-        let mut y = [x[0].re as f32; NRES];
+        let mut y = [x[0]; NRES];
         for (k, (c, s)) in tc.chunks_exact(NRES).zip(ts.chunks_exact(NRES)).enumerate() {
-            let (re, im) = (x[k + 1].re as f32, x[k + 1].im as f32);
+            let (re, im) = (x[2 * k + 2], x[2 * k + 3]);
             for ((yi, &ci), &si) in y.iter_mut().zip(c.iter()).zip(s.iter()) {
-                *yi += re * ci - im * si;
+                *yi += re * ci;
+                *yi += im * si;
             }
         }
         for yi in y.iter_mut() {
@@ -448,14 +482,19 @@ impl Egemaps {
 
     /// ACF harmonics-to-noise ratio (dB) of F60 magnitudes `m` at F0 `f0 > 0`.
     fn hnr_acf(&mut self, m: &[f32], f0: f32) -> f32 {
-        for k in 0..NFFT60 {
-            let kk = if k < NBINS60 { k } else { NFFT60 - k };
-            let v = m[kk] * m[kk];
-            self.acf_buf[k] = Complex::new(v as f64, 0.0);
+        // openSMILE's cAcf (usePower): the f32 power spectrum in Ooura's
+        // packing (imaginary parts 0), the inverse float rdft, then
+        // |a[j] / 513| in f32.
+        let b = &mut self.acf_buf;
+        b[0] = m[0] * m[0];
+        b[1] = m[NBINS60 - 1] * m[NBINS60 - 1];
+        for (k, c) in b[2..].chunks_exact_mut(2).enumerate() {
+            c[0] = m[k + 1] * m[k + 1];
+            c[1] = 0.0;
         }
-        self.acf_fft.process_with_scratch(&mut self.acf_buf, &mut self.acf_scratch);
-        for j in 0..NBINS60 {
-            self.acf[j] = ((self.acf_buf[j].re / 2.0).abs() / 513.0) as f32;
+        self.acf_fft.inverse(b);
+        for (a, &v) in self.acf.iter_mut().zip(b.iter()) {
+            *a = (v / NBINS60 as f32).abs();
         }
         let acf = &self.acf;
         let b0 = (16000.0 / f0 as f64).floor() as isize;
@@ -486,20 +525,32 @@ impl Egemaps {
                 d += 1;
             }
         }
+        // cHarmonics::getClosestPeak without a peak: compare both ends with
+        // the estimate (equal values keep it).
         let b = match idx {
             Some(b) => b as usize,
             None => {
-                if acf[0] >= acf[NBINS60 - 1] {
+                let (x0, xn, xi) = (acf[0], acf[NBINS60 - 1], acf[b0 as usize]);
+                if x0 > xi && xn <= xi {
                     0
-                } else {
+                } else if x0 <= xi && xn > xi {
                     NBINS60 - 1
+                } else if x0 > xi && xn > xi {
+                    if (b0 as usize) < NBINS60 / 2 {
+                        0
+                    } else {
+                        NBINS60 - 1
+                    }
+                } else {
+                    b0 as usize
                 }
             }
         };
         if b == 0 {
             return 0.0;
         }
-        let den = acf[0] as f64 - acf[b] as f64;
+        // computeAcfHnr_dB: the difference in float, the ratio in double.
+        let den = (acf[0] - acf[b]) as f64;
         let h = if den == 0.0 { 1e11 } else { acf[b] as f64 / den };
         if h > 1e11 {
             110.0
@@ -512,75 +563,91 @@ impl Egemaps {
 
     /// Harmonic levels of F60 magnitudes `m` at F0 `f0 > 0` into `self.harm`.
     fn harmonics(&mut self, m: &[f32], f0: f32) {
-        let f0 = f0 as f64;
-        let mut last = nearest_bin(f0 / 2.0, 1);
-        let first = nearest_bin(f0 / 2.0, last);
-        let mut ref_mag = 0f32;
-        let mut prev_bin: Option<usize> = None;
+        // cHarmonics::findHarmonicPeaks (frequency-axis branch) and
+        // postProcessHarmonics: harmonic frequencies as float products, the
+        // vertex by smileMath_quadFrom3pts, levels with log10f.
+        let fb = |f: f32, start: usize| nearest_bin(f as f64, start);
+        let mut last = fb(0.5f32 * f0, 1);
+        let first = fb(0.5f32 * f0, last);
+        // The `bin` field: the peak, else the candidate bin (-1 past the end).
+        let mut bins = [0isize; NHARM];
         for i in 0..NHARM {
-            let c = nearest_bin((i as f64 + 1.0) * f0, last);
+            let mut h = Harmonic { rel: -201.0, ..Default::default() };
+            let c = fb((i + 1) as f32 * f0, last);
+            if c >= NBINS60 {
+                bins[i] = -1;
+                self.harm[i] = h;
+                continue;
+            }
             let mut peak = None;
             if is_peak(m, c) {
                 peak = Some(c);
             } else {
-                let lo = nearest_bin((i as f64 + 0.5) * f0, last);
-                let hi = nearest_bin((i as f64 + 1.5) * f0, c);
-                let mut d = 1usize;
-                loop {
-                    let r = c + d;
-                    let l = c.checked_sub(d);
-                    let r_in = r <= hi;
-                    let l_in = l.is_some_and(|l| l >= lo);
-                    if !r_in && !l_in {
-                        break;
-                    }
-                    if r_in && is_peak(m, r) {
-                        peak = Some(r);
-                        break;
-                    }
-                    if let Some(l) = l.filter(|_| l_in) {
-                        if is_peak(m, l) {
-                            peak = Some(l);
+                let lo = fb((i as f32 + 0.5) * f0, last) as isize;
+                let hi = fb((i as f32 + 1.5) * f0, c) as isize;
+                let (mut l, mut r) = (c as isize - 1, c as isize + 1);
+                while l >= lo || r <= hi {
+                    if r <= hi {
+                        if is_peak(m, r as usize) {
+                            peak = Some(r as usize);
                             break;
                         }
+                        r += 1;
                     }
-                    d += 1;
+                    if l >= lo {
+                        if l >= 0 && is_peak(m, l as usize) {
+                            peak = Some(l as usize);
+                            break;
+                        }
+                        l -= 1;
+                    }
                 }
             }
-            let mut h = Harmonic { rel: -200.0, ..Default::default() };
+            bins[i] = c as isize;
             if let Some(pk) = peak.filter(|&pk| pk >= first && pk < NBINS60 - 1) {
                 let fx = |k: usize| k as f64 * DF60;
-                let (fv, mv) =
-                    parabola_vertex(fx(pk - 1), m[pk - 1] as f64, fx(pk), m[pk] as f64, fx(pk + 1), m[pk + 1] as f64)
-                        .unwrap_or((fx(pk), m[pk] as f64));
-                h = Harmonic { found: true, mag: m[pk], freq: fv, rel: 0.0 };
-                if i == 0 {
-                    ref_mag = m[pk];
-                } else if ref_mag > 0.0 && mv > 0.0 {
-                    h.rel = ((20.0 * ((mv as f32 as f64).log10() - (ref_mag as f64).log10())) as f32).max(-200.0);
-                } else {
-                    h.rel = -200.0;
-                }
-                if prev_bin == Some(pk) {
-                    h.rel = -201.0;
-                    h.found = false;
-                }
-                prev_bin = Some(pk);
+                let (fv, mv) = pitch::quad_from_3pts(
+                    fx(pk - 1),
+                    m[pk - 1] as f64,
+                    fx(pk),
+                    m[pk] as f64,
+                    fx(pk + 1),
+                    m[pk + 1] as f64,
+                );
+                bins[i] = pk as isize;
+                h = Harmonic { found: true, mag: m[pk], freq: fv as f32, mag_interp: mv as f32, rel: -201.0 };
             }
             self.harm[i] = h;
             last = c;
         }
+        let m0 = self.harm[0].mag;
+        let log_rel = m0 != 0.0;
+        let lm0 = if log_rel { m0.log10() } else { 0.0 };
+        self.harm[0].rel = 0.0;
+        for i in 1..NHARM {
+            let h = &mut self.harm[i];
+            h.rel = if !log_rel {
+                -201.0
+            } else if h.mag_interp > 0.0 {
+                ((20.0 * (h.mag_interp.log10() as f64 - lm0 as f64)) as f32).max(-200.0)
+            } else {
+                -200.0
+            };
+            if bins[i] == bins[i - 1] {
+                bins[i] = 0;
+                *h = Harmonic { rel: -201.0, ..Default::default() };
+            }
+        }
     }
 
-    /// Amplitude of formant `f` relative to F0 (index of the chosen harmonic
-    /// and its level), from `self.harm`.
     fn formant_amplitude(&self, f: f32) -> Option<f32> {
         let (lo, hi) = (0.8 * f, 1.2 * f);
         let mut best: Option<&Harmonic> = None;
+        let mut best_mag = 0f32;
         for h in self.harm.iter().filter(|h| h.found) {
-            let hf = h.freq as f32;
-            if hf >= lo && hf <= hi && best.is_none_or(|b| h.mag > b.mag) {
+            if h.freq >= lo && h.freq <= hi && h.mag > best_mag {
                 best = Some(h);
+                best_mag = h.mag;
             }
         }
         best.map(|h| h.rel)
@@ -610,7 +677,8 @@ impl Egemaps {
         for t in 0..n20 {
             let fr = &x[t * HOP..t * HOP + LEN20];
             let ef = self.esum[t];
-            energy += ef / LEN20 as f64;
+            // cEnergy (energy2): the frame value is stored as float.
+            energy += (ef / LEN20 as f64) as f32 as f64;
             self.f20.magnitude(fr, &mut self.mag20);
             self.ana.frame_with_energy(ef, LEN20, &self.mag20, &mut self.row);
             self.frame_e(t, &mut e);
@@ -653,7 +721,9 @@ impl Egemaps {
             let mut row = [0f32; N_F];
             if f0 > 0.0 {
                 let m = &mags[t * NBINS60..(t + 1) * NBINS60];
-                row[0] = if f0 <= 29.136 { 1.0 } else { (12.0 * (f0 as f64 / 27.5).log2()) as f32 };
+                // cPitchSmootherViterbi: 12 logf(f0 / 27.5) / logf(2) in float
+                // (C++ `log(float)`, as f32::ln), threshold compared in double.
+                row[0] = if f0 as f64 <= 29.136 { 1.0 } else { 12.0f32 * (f0 / 27.5f32).ln() / 2f32.ln() };
                 row[1] = self.vq[t].jitter_local;
                 row[2] = (20.0 * (1.0 + self.vq[t].shimmer.min(1.0) as f64).log10()) as f32;
                 row[3] = self.hnr_acf(m, f0);
@@ -788,8 +858,12 @@ impl Egemaps {
             out.push(st[0]);
             out.push(st[3]);
         }
-        // Energy floored at 1e-12 (-120 dB), openSMILE's value for digital silence.
-        let leq = (10.0 * (c.mean_energy as f32 as f64).max(1e-12).log10()) as f32;
+        // cVectorOperation dBp: f32(10 / ln 10) * logf(x) in float, x
+        // floored at f32(1e-12) (-120 dB, openSMILE's value for digital
+        // silence).
+        let floor = 1e-12f32;
+        let e = c.mean_energy as f32;
+        let leq = (10.0 / 10f64.ln()) as f32 * if e > floor { e } else { floor }.ln();
         out.push(leq);
         let _ = n60;
         for v in out.iter_mut() {

@@ -5,11 +5,10 @@
 //! Both use a hop of 160 samples, left-aligned frames and no partial frames.
 //! The windowed frame is zero padded symmetrically to the FFT size and the
 //! unnormalised magnitude spectrum `|X[k]|`, k = 0..NFFT/2, is returned.
+//! The FFT is openSMILE's float32 real FFT ([`RealFft`], bit-exact) and the
+//! magnitudes are computed in f32 as openSMILE's `cFFTmagphase` does.
 
-use std::sync::Arc;
-
-use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
+use super::ooura::RealFft;
 
 /// Hop size in samples (10 ms at 16 kHz).
 pub const HOP: usize = 160;
@@ -52,33 +51,23 @@ pub fn gaussian(len: usize, sigma: f64) -> Vec<f32> {
         .collect()
 }
 
-/// One windowed-FFT framer: window, FFT plan and scratch buffers, reused across frames.
+/// One windowed-FFT framer: window, FFT tables and buffers, reused across frames.
 pub struct Framer {
     window: Vec<f32>,
-    nfft: usize,
     pad: usize,
-    fft: Arc<dyn Fft<f64>>,
-    buf: Vec<Complex<f64>>,
-    scratch: Vec<Complex<f64>>,
+    fft: RealFft,
+    /// Spectrum of the last frame in Ooura's packing (see [`Framer::packed`]).
+    buf: Vec<f32>,
     /// Windowed samples of the last processed frame.
     windowed: Vec<f32>,
 }
 
 impl Framer {
-    /// Create a framer with the given window and FFT size, planning with `planner`.
-    pub fn new(window: Vec<f32>, nfft: usize, planner: &mut FftPlanner<f64>) -> Self {
-        let fft = planner.plan_fft_forward(nfft);
-        let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+    /// Create a framer with the given window and FFT size (a power of two
+    /// >= 64 and >= the window length; builds the FFT tables once).
+    pub fn new(window: Vec<f32>, nfft: usize) -> Self {
         let len = window.len();
-        Self {
-            pad: (nfft - len) / 2,
-            windowed: vec![0.0; len],
-            window,
-            nfft,
-            fft,
-            buf: vec![Complex::new(0.0, 0.0); nfft],
-            scratch,
-        }
+        Self { pad: (nfft - len) / 2, windowed: vec![0.0; len], window, fft: RealFft::new(nfft), buf: vec![0.0; nfft] }
     }
 
     /// Frame length in samples.
@@ -99,25 +88,28 @@ impl Framer {
         let len = self.window.len();
         let (head, rest) = self.buf.split_at_mut(self.pad);
         let (mid, tail) = rest.split_at_mut(len);
-        head.fill(Complex::new(0.0, 0.0));
-        tail.fill(Complex::new(0.0, 0.0));
+        head.fill(0.0);
+        tail.fill(0.0);
         for (((&x, &w), o), b) in frame.iter().zip(self.window.iter()).zip(self.windowed.iter_mut()).zip(mid.iter_mut())
         {
             let v = x * w;
             *o = v;
-            *b = Complex::new(v as f64, 0.0);
+            *b = v;
         }
-        self.fft.process_with_scratch(&mut self.buf, &mut self.scratch);
-        let nb = self.nfft / 2 + 1;
-        for (m, c) in mag.iter_mut().zip(self.buf[..nb].iter()) {
-            let (re, im) = (c.re, c.im);
-            *m = (re * re + im * im).sqrt() as f32;
+        self.fft.forward(&mut self.buf);
+        // cFFTmagphase: |a0|, sqrt(re^2 + im^2) in f32, |a1| (Nyquist).
+        let nh = self.buf.len() / 2;
+        mag[0] = self.buf[0].abs();
+        for (m, c) in mag[1..nh].iter_mut().zip(self.buf[2..].chunks_exact(2)) {
+            *m = (c[0] * c[0] + c[1] * c[1]).sqrt();
         }
+        mag[nh] = self.buf[1].abs();
     }
 
-    /// Complex spectrum (all NFFT bins, standard DFT sign) of the most recent
-    /// frame passed to [`Framer::magnitude`].
-    pub fn spectrum(&self) -> &[Complex<f64>] {
+    /// Spectrum of the most recent frame passed to [`Framer::magnitude`] in
+    /// Ooura's `rdft` packing (NFFT floats): `[X_0, X_{N/2}, Re X_1,
+    /// -Im X_1, Re X_2, -Im X_2, ...]` for the standard DFT `X_k`.
+    pub fn packed(&self) -> &[f32] {
         &self.buf
     }
 

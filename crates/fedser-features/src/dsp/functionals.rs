@@ -650,13 +650,16 @@ fn rqmean(x: &[f32]) -> f32 {
 }
 
 fn logistic(v: f32) -> f32 {
-    let lm = f32::MAX.ln();
-    if v > lm {
+    // smileMath_logistic (C): the limit and the formula in double, the
+    // result stored as float.
+    let lm = (f32::MAX as f64).ln();
+    let x = v as f64;
+    if x > lm {
         1.0
-    } else if v < -lm {
+    } else if x < -lm {
         0.0
     } else {
-        1.0 / (1.0 + (-v).exp())
+        (1.0 / (1.0 + (-x).exp())) as f32
     }
 }
 
@@ -664,12 +667,13 @@ fn tanh2(z: f32) -> f32 {
     2.0 * logistic(2.0 * z) - 1.0
 }
 
-/// openSMILE's soft limiter.
+/// openSMILE's soft limiter (`smileMath_ratioLimit`: the square root and
+/// the scaling in double, the tanh argument and result as float).
 fn lim(x: f32, l1: f32, l2: f32) -> f32 {
     if x > l1 {
-        l1 + l2 * tanh2(((x - l1 + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+        tanh2(((((x - l1) as f64 + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 + l1
     } else if x < -l1 {
-        -l1 + l2 * tanh2(-((-(x + l1) + 1.0).sqrt() - 1.0) / (l2 / 2.0))
+        tanh2((-((-((x + l1) as f64) + 1.0).sqrt() - 1.0) / (l2 as f64 * 0.5)) as f32) * l2 - l1
     } else {
         x
     }
@@ -698,8 +702,10 @@ fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
     for (i, &v) in x.iter().enumerate() {
         let fi = i as f64;
         let v = v as f64;
-        six += fi * v;
-        si2x += fi * fi * v;
+        // cFunctionalRegression: (v i) i, not v (i i).
+        let vi = v * fi;
+        six += vi;
+        si2x += vi * fi;
         sabs += v.abs();
         siabs += fi * v.abs();
     }
@@ -711,10 +717,13 @@ fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
         a = 0.0;
         bq = 0.0;
     } else {
-        let den = nf - s1 * s1 / s2;
-        t = if den != 0.0 { (sx - six * s1 / s2) / den } else { 0.0 };
+        // cFunctionalRegression's grouping of the products.
+        let s1ds2 = s1 / s2;
+        let den = nf - s1 * s1ds2;
+        t = if den != 0.0 { (sx - six * s1ds2) / den } else { 0.0 };
         m = (six - t * s1) / s2;
-        let det = s4 * s2 * nf + 2.0 * s3 * s1 * s2 - s2 * s2 * s2 - s3 * s3 * nf - s3 * s4;
+        let s1s2 = s1 * s2;
+        let det = s4 * s2 * nf + 2.0 * s3 * s1s2 - s2 * s2 * s2 - s3 * s3 * nf - s3 * s4;
         if det != 0.0 {
             a = ((s2 * nf - s3) * si2x + (s1 * s2 - s3 * nf) * six + (s3 * s1 - s2 * s2) * sx) / det;
             bq = ((s1 * s2 - s3 * nf) * si2x + (s4 * nf - s2 * s2) * six + (s3 * s2 - s4 * s1) * sx) / det;
@@ -739,11 +748,13 @@ fn regression(x: &[f32], b: &Basic, per_second: bool, out: &mut Vec<f32>) {
     e2 /= nf;
     let mut cen = if sabs != 0.0 { (siabs / sabs) as f32 } else { 0.0 };
     cen = lim(cen, n as f32, n as f32);
-    let cen = cen / n as f32;
-    let r10 = (range0 / 10.0) as f32;
-    m = lim(m as f32, r10, r10 + 0.01) as f64;
-    a = lim(a as f32, r10.sqrt(), r10.sqrt() + 0.01) as f64;
-    bq = lim(bq as f32, r10, r10 + 0.01) as f64;
+    let cen = (cen as f64 / nf) as f32;
+    // The limits computed in double, passed as floats.
+    let r10 = range0 / 10.0;
+    let sr10 = r10.sqrt();
+    m = lim(m as f32, r10 as f32, (r10 + 0.01) as f32) as f64;
+    a = lim(a as f32, sr10 as f32, (sr10 + 0.01) as f32) as f64;
+    bq = lim(bq as f32, r10 as f32, (r10 + 0.01) as f32) as f64;
     if per_second {
         m *= 100.0;
         a *= 100.0 * 100.0;
@@ -801,7 +812,8 @@ pub(crate) fn peaks2(x: &[f32], b: &Basic, sc: &mut FuncScratch, out: &mut Vec<f
                 if (y - last_min) < thr {
                     el[e].alive = false;
                 } else {
-                    if y > last_max * 1.05 {
+                    // cFunctionalPeaks2: float times the double 1.05.
+                    if y as f64 > last_max as f64 * 1.05 {
                         if let Some(l) = last_max_el {
                             el[l].alive = false;
                         }

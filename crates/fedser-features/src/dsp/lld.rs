@@ -49,6 +49,8 @@ pub const SPECTRAL_NAMES: [&str; 15] = [
 
 const DF20: f64 = 31.25;
 const AUD_FLOOR: f32 = 9.3e-10;
+/// Loudness compression exponent of the auditory spectrum (a float in cPlp).
+const COMPRESSION: f32 = 0.33;
 
 fn mel(f: f64) -> f64 {
     1127.0 * (1.0 + f / 700.0).ln()
@@ -94,8 +96,9 @@ impl F20Analyzer {
         // Mel filterbank.
         let lof = mel(20.0) as f32;
         let hif = mel(8000.0) as f32;
-        let bw = ((hif as f64 - lof as f64) / 27.0) as f32;
-        let c: Vec<f32> = (0..28).map(|m| (lof as f64 + m as f64 * bw as f64) as f32).collect();
+        // cMelspec::computeFilters: half bandwidth, centres and weights in f32.
+        let bw = (hif - lof) / 27.0f32;
+        let c: Vec<f32> = (0..28).map(|m| lof + m as f32 * bw).collect();
         let n_lo = (20.0 / DF20).round() as usize;
         let n_hi = (8000.0 / DF20).round() as usize;
         let mut mel_map = Vec::new();
@@ -105,7 +108,7 @@ impl F20Analyzer {
             if j == 0 {
                 continue;
             }
-            let w = ((c[j] as f64 - mf as f64) / (c[j] as f64 - c[j - 1] as f64)) as f32;
+            let w = (c[j] - mf) / (c[j] - c[j - 1]);
             let fall = j as i32 - 2;
             let rise = j as i32 - 1;
             let fall = if (0..NBANDS as i32).contains(&fall) { fall } else { -1 };
@@ -122,7 +125,9 @@ impl F20Analyzer {
             let cc = w2 + 6.3e6;
             let e = 1e32 * (w2 + 56.8e6) * w2 * w2 / (cc * cc * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31));
             eq[b] = e as f32;
-            ln_eq[b] = (eq[b] as f64).ln() as f32;
+            // cPlp takes `log` of the float weight: C++ `log(float)` is logf
+            // (f32::ln calls the same libm function).
+            ln_eq[b] = eq[b].ln();
         }
         // DCT and lifter.
         let cos_tab = (1..=NMFCC)
@@ -136,10 +141,13 @@ impl F20Analyzer {
             .collect();
         let sq = (2.0f64 / NBANDS as f64).sqrt() as f32;
         let mut lift = [0f32; NMFCC];
+        // cMfcc::initTables: the lifter in float (C++ `sin(float)` is sinf,
+        // as f32::sin).
+        let cep_lifter = 22f32;
         for (k, l) in lift.iter_mut().enumerate() {
-            let i = (k + 1) as f64;
-            let li = (1.0 + 11.0 * (std::f64::consts::PI * i / 22.0).sin()) as f32;
-            *l = (li as f64 * sq as f64) as f32;
+            let i = (k + 1) as f32;
+            let li = 1.0f32 + cep_lifter / 2.0 * (std::f32::consts::PI * i / cep_lifter).sin();
+            *l = li * sq;
         }
         // Spectral tables.
         let freqs: Vec<f64> = (0..NBINS20).map(|k| k as f64 * DF20).collect();
@@ -239,9 +247,13 @@ impl F20Analyzer {
         let fb = self.frames_done >= 5;
         for k in 0..NBANDS {
             let s = self.bands[k];
-            let a = ((s.max(AUD_FLOOR) * self.eq[k]) as f64).powf(0.33) as f32;
+            // cPlp: pow((double) x, (double) compression) with compression
+            // stored as float (f32(0.33) = 0.33000001311...).
+            let a = ((s.max(AUD_FLOOR) * self.eq[k]) as f64).powf(COMPRESSION as f64) as f32;
             sum_a += a;
-            let l = if s >= AUD_FLOOR { (s as f64).ln() as f32 } else { (AUD_FLOOR as f64).ln() as f32 };
+            // C++ `log(float)` / `exp(float)` in cPlp are logf / expf, the
+            // functions f32::ln / f32::exp call.
+            let l = if s >= AUD_FLOOR { s.ln() } else { AUD_FLOOR.ln() };
             let st = &mut self.rasta_state[k];
             let y = b[0] * l + st[0];
             st[0] = b[1] * l + st[1] + if fb { self.rasta_g * y } else { 0.0 };
@@ -249,7 +261,7 @@ impl F20Analyzer {
             st[2] = b[3] * l + st[3];
             st[3] = b[4] * l;
             let y = if fb { y } else { 0.0 };
-            let r = (((y + self.ln_eq[k]) * 0.33) as f64).exp() as f32;
+            let r = ((y + self.ln_eq[k]) * COMPRESSION).exp();
             out[3 + k] = r;
             sum_r += r;
         }
@@ -262,7 +274,8 @@ impl F20Analyzer {
         let scale = (32767.0f64 * 32767.0) as f32;
         let mut lg = [0f32; NBANDS];
         for (l, &s) in lg.iter_mut().zip(self.bands.iter()) {
-            *l = ((s * scale).max(1.0) as f64).ln() as f32;
+            // cMfcc: C++ `log(float)` is logf, as f32::ln.
+            *l = (s * scale).max(1.0).ln();
         }
         let o = &mut out[3 + NBANDS + 15..];
         for i in 0..NMFCC {
@@ -293,7 +306,8 @@ impl F20Analyzer {
             let pk = p[k] as f64;
             sp += pk;
             sa += f[k] * pk;
-            let d = (mag[k] - prev[k]) as f64;
+            // cSpectral: the difference of the magnitudes in double.
+            let d = mag[k] as f64 - prev[k] as f64;
             flux += d * d;
             sharp += (self.sharp_w[k] * pk) as f32;
         }
@@ -354,7 +368,8 @@ impl F20Analyzer {
         let den = nb * self.slope_s2f - self.slope_sf * self.slope_sf;
         o[12] = if den != 0.0 { ((nb * sa - self.slope_sf * sp) / den * (nb - 1.0)) as f32 } else { 0.0 };
         // Sharpness.
-        o[13] = if sp > 0.0 { 0.11f32 * ((sharp as f64 / sp) as f32) } else { 0.0 };
+        // cSpectral: ctr = f32(sumAA / frameSum), output f32(0.11 * ctr) in double.
+        o[13] = if sp > 0.0 { (0.11 * ((sharp as f64 / sp) as f32) as f64) as f32 } else { 0.0 };
         // Harmonicity: the local extrema of bins 3..=254 as bit masks (64
         // bins a block, found branch-free), then the absolute differences of
         // consecutive extrema summed in bin order.

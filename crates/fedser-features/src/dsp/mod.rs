@@ -9,11 +9,10 @@ pub mod egemaps;
 pub mod framing;
 pub mod functionals;
 pub mod lld;
+pub mod ooura;
 pub mod pitch;
 
 use std::sync::OnceLock;
-
-use rustfft::FftPlanner;
 
 use framing::{Framer, HOP, LEN20, LEN60, NBINS20, NBINS60, NFFT20, NFFT60};
 use functionals::FuncScratch;
@@ -22,7 +21,7 @@ use lld::{F20Analyzer, NRAW20};
 pub use egemaps::{egemaps_names, Egemaps, EgemapsContours, EGEMAPS02_VERSION};
 
 /// Bump when output values change (recipe version, feeds the cache key).
-pub const COMPARE16_VERSION: u32 = 3;
+pub const COMPARE16_VERSION: u32 = 4;
 
 /// All 6,373 ComParE_2016 functional names in openSMILE's order.
 const ALL_NAMES: &str = include_str!("../../data/compare16_names.txt");
@@ -240,9 +239,8 @@ const fn raw_col(i: usize) -> Option<usize> {
 impl Compare16 {
     /// Create an extractor (plans the 512- and 1024-point FFTs once).
     pub fn new() -> Self {
-        let mut planner = FftPlanner::<f64>::new();
-        let f20 = Framer::new(framing::hamming(LEN20), NFFT20, &mut planner);
-        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60, &mut planner);
+        let f20 = Framer::new(framing::hamming(LEN20), NFFT20);
+        let f60 = Framer::new(framing::gaussian(LEN60, 0.4), NFFT60);
         Self {
             f20,
             f60,

@@ -42,7 +42,7 @@ pub struct Shs {
     m: [Vec<f64>; LANES],
     /// Spline arrays, [`LANES`] frames side by side.
     y: Vec<[f64; LANES]>,
-    slope: Vec<[f64; LANES]>,
+    e6: Vec<[f64; LANES]>,
     y2: Vec<[f64; LANES]>,
     uu: Vec<[f64; LANES]>,
     /// Octave spectra of the [`LANES`] frames.
@@ -55,72 +55,72 @@ pub struct Shs {
 /// Natural cubic spline tables through the fixed knots `u` (the log2 bin
 /// frequencies) evaluated on the fixed octave grid `v`: everything of the
 /// spline that does not depend on the magnitudes, computed once per
-/// extractor. The per-frame work is the textbook algorithm with the
-/// division by the pivot taken out of the serial recurrence (double
-/// rounding differences only; the dev-sample features are bit-identical).
+/// extractor, in the arithmetic of openSMILE's cached spline
+/// (`smileMath_cspline_init` / `smileMath_cspline` / `smileMath_csplint_init`
+/// / `smileMath_csplint`), so the per-frame values are bit-identical to it.
 struct SplineTables {
-    /// `x[i+1] - x[i]`, i in 0..n-1.
-    dx: Vec<f64>,
-    /// `6 / ((x[i+1] - x[i-1]) p[i])`, i in 1..n-1 (index 0 unused).
-    w6: Vec<f64>,
-    /// Forward-sweep value of the second-derivative array `(sig - 1) / p`.
+    /// `sigma[i] = (x[i] - x[i-1]) / (x[i+1] - x[i-1])`, i in 1..n-1.
+    sigma: Vec<f64>,
+    /// `(x[i+1] - x[i]) (x[i+1] - x[i-1])`.
+    diff1: Vec<f64>,
+    /// `(x[i] - x[i-1]) (x[i+1] - x[i-1])`.
+    diff2: Vec<f64>,
+    /// Pivot reciprocal `p[i] = 1 / (sigma[i] y2f[i-1] + 2)`.
+    p: Vec<f64>,
+    /// Forward-sweep value of the second-derivative array `(sigma - 1) p`
+    /// (it does not depend on the magnitudes).
     y2f: Vec<f64>,
-    /// `sig[i] / p[i]` (index 0 unused).
-    g: Vec<f64>,
     /// Per output point: lower knot index.
     klo: Vec<usize>,
-    /// Per output point: `a = (x[khi] - v) / h`, `b = (v - x[klo]) / h`,
-    /// `a^3 - a`, `b^3 - b`, `h^2 / 6`.
+    /// Per output point: `a = (x[khi] - v) / h`, `c = (a^3 - a) h^2 / 6`,
+    /// `d = (b^3 - b) h^2 / 6` with `b = 1 - a`.
     a: Vec<f64>,
-    b: Vec<f64>,
-    a3: Vec<f64>,
-    b3: Vec<f64>,
-    hh6: Vec<f64>,
+    c: Vec<f64>,
+    d: Vec<f64>,
 }
 
 impl SplineTables {
-    fn new(x: &[f64], v: &[f64], khi: &[usize]) -> Self {
+    fn new(x: &[f64], v: &[f64]) -> Self {
         let n = x.len();
-        let dx: Vec<f64> = (0..n - 1).map(|i| x[i + 1] - x[i]).collect();
-        let mut dxx = vec![0f64; n];
-        let mut sig = vec![0f64; n];
+        let mut sigma = vec![0f64; n];
+        let mut diff1 = vec![0f64; n];
+        let mut diff2 = vec![0f64; n];
         let mut p = vec![0f64; n];
         let mut y2f = vec![0f64; n];
         for i in 1..n - 1 {
-            dxx[i] = x[i + 1] - x[i - 1];
-            sig[i] = (x[i] - x[i - 1]) / dxx[i];
-            p[i] = sig[i] * y2f[i - 1] + 2.0;
-            y2f[i] = (sig[i] - 1.0) / p[i];
+            sigma[i] = (x[i] - x[i - 1]) / (x[i + 1] - x[i - 1]);
+            diff1[i] = (x[i + 1] - x[i]) * (x[i + 1] - x[i - 1]);
+            diff2[i] = (x[i] - x[i - 1]) * (x[i + 1] - x[i - 1]);
+            p[i] = 1.0 / (sigma[i] * y2f[i - 1] + 2.0);
+            y2f[i] = (sigma[i] - 1.0) * p[i];
         }
-        let g: Vec<f64> = sig.iter().zip(p.iter()).map(|(&s, &q)| if q != 0.0 { s / q } else { 0.0 }).collect();
-        // Pivot p[i] = sig[i] y2f[i-1] + 2 and the second difference's
-        // denominator folded into one factor.
-        let w6: Vec<f64> =
-            dxx.iter().zip(p.iter()).map(|(&d, &q)| if d * q != 0.0 { 6.0 / (d * q) } else { 0.0 }).collect();
         let m = v.len();
         let mut t = Self {
-            dx,
-            w6,
+            sigma,
+            diff1,
+            diff2,
+            p,
             y2f,
-            g,
             klo: Vec::with_capacity(m),
             a: Vec::with_capacity(m),
-            b: Vec::with_capacity(m),
-            a3: Vec::with_capacity(m),
-            b3: Vec::with_capacity(m),
-            hh6: Vec::with_capacity(m),
+            c: Vec::with_capacity(m),
+            d: Vec::with_capacity(m),
         };
-        for (&vi, &khi) in v.iter().zip(khi.iter()) {
+        // Upper knot: the first k >= 1 with x[k] >= v (v ascending).
+        let mut khi = 1;
+        for &vi in v {
+            while khi < n - 1 && x[khi] < vi {
+                khi += 1;
+            }
             let klo = khi - 1;
             let h = x[khi] - x[klo];
             let a = (x[khi] - vi) / h;
-            let b = (vi - x[klo]) / h;
+            let b = 1.0 - a;
+            let h6 = h * h / 6.0;
             t.klo.push(klo);
             t.a.push(a);
-            t.b.push(b);
-            t.a3.push(a * a * a - a);
-            t.b3.push(b * b * b - b);
-            t.hh6.push(h * h / 6.0);
+            t.c.push((a * a * a - a) * h6);
+            t.d.push((b * b * b - b) * h6);
         }
         t
     }
@@ -148,6 +148,35 @@ pub(crate) fn parabola_vertex(x0: f64, y0: f64, x1: f64, y1: f64, x2: f64, y2: f
     Some((xv, c - b * b / (4.0 * a)))
 }
 
+/// Vertex `(x, y)` of the parabola through three points as openSMILE's
+/// `smileMath_quadFrom3pts` computes it (same formulas, same order); if
+/// the parabola is degenerate, the strictly highest point (else the first).
+pub(crate) fn quad_from_3pts(x1: f64, y1: f64, x2: f64, y2: f64, x3: f64, y3: f64) -> (f64, f64) {
+    let den = x1 * x1 * x2 + x2 * x2 * x3 + x3 * x3 * x1 - x3 * x3 * x2 - x2 * x2 * x1 - x1 * x1 * x3;
+    if den != 0.0 {
+        let a = (y1 * x2 + y2 * x3 + y3 * x1 - y3 * x2 - y2 * x1 - y1 * x3) / den;
+        let b = (x1 * x1 * y2 + x2 * x2 * y3 + x3 * x3 * y1 - x3 * x3 * y2 - x2 * x2 * y1 - x1 * x1 * y3) / den;
+        let c = (x1 * x1 * x2 * y3 + x2 * x2 * x3 * y1 + x3 * x3 * x1 * y2
+            - x3 * x3 * x2 * y1
+            - x2 * x2 * x1 * y3
+            - x1 * x1 * x3 * y2)
+            / den;
+        if a != 0.0 {
+            let x = -b / (2.0 * a);
+            return (x, c - a * x * x);
+        }
+    }
+    if y1 > y2 && y1 > y3 {
+        (x1, y1)
+    } else if y2 > y1 && y2 > y3 {
+        (x2, y2)
+    } else if y3 > y1 && y3 > y2 {
+        (x3, y3)
+    } else {
+        (x1, y1)
+    }
+}
+
 impl Shs {
     /// Precompute the octave grid, spline knots and SHS shifts (ComParE's
     /// candidate range [52, 620] Hz).
@@ -158,34 +187,39 @@ impl Shs {
     /// As [`Shs::new`] with the candidate range filter `[fmin, fmax]` Hz
     /// (eGeMAPS: [55, 1000]).
     pub fn with_range(range_lo: f32, range_hi: f32) -> Self {
+        // cSpecScale (octave scale, log base 2 as ln(x) / ln(2)) and
+        // cPitchShs, in their precision.
         let n = NBINS60;
         let df = 1.0 / (0.064f32 as f64);
+        let ln2 = 2f64.ln();
+        let log2 = |x: f64| x.ln() / ln2;
         let mut u = vec![0f64; n];
         for k in 1..n {
-            u[k] = (k as f64 * df).log2();
+            u[k] = log2(k as f64 * df);
         }
         u[0] = 2.0 * u[1] - u[2];
-        let fmax = (n - 1) as f64 * df;
-        let lo = 25f64.log2();
-        let hi = fmax.log2();
-        let v: Vec<f64> = (0..n).map(|i| lo + i as f64 * (hi - lo) / (n - 1) as f64).collect();
-        let khi: Vec<usize> = v.iter().map(|&vi| u.iter().position(|&uk| uk >= vi).unwrap_or(n - 1).max(1)).collect();
-        let n_oct = (fmax / 25.0).log2();
+        let fmax = df * (n - 1) as f64;
+        let lo = log2(25.0);
+        let hi = log2(fmax);
+        let dv = (hi - lo) / (n - 1) as f64;
+        let v: Vec<f64> = (0..n).map(|i| lo + i as f64 * dv).collect();
+        let n_oct = (fmax / 25.0).ln() / ln2;
         let ppo = n as f64 / n_oct;
-        let s = ppo * (65.0f64 / 50.0).log2() - 1.0;
-        let aud = (0..n).map(|i| 0.5 + (3.0 * (i as f64 + 1.0 - s) / ppo).atan() / std::f64::consts::PI).collect();
+        let s = ppo * log2(65.0 / 50.0) - 1.0;
+        let aud = (0..n).map(|i| 0.5 + (3.0 * ((i + 1) as f64 - s) / ppo).atan() / std::f64::consts::PI).collect();
+        // cPitchShs reads ppo, fmin_t and fmax_t as floats (level metadata).
         let ppof = ppo as f32;
         let mut shifts = Vec::new();
         let mut factors = Vec::new();
         let mut f = 1f32;
         for h in 2..=15u32 {
             f *= 0.85;
-            shifts.push((ppof as f64 * (h as f64).log2()).floor() as usize);
+            shifts.push((ppof as f64 * log2(h as f64)).floor() as usize);
             factors.push(f);
         }
         let u0f = lo as f32;
-        let duf = ((hi as f32 as f64 - u0f as f64) / (n - 1) as f64) as f32;
-        let sp = SplineTables::new(&u, &v, &khi);
+        let duf = (hi as f32 - u0f) / (n - 1) as f32;
+        let sp = SplineTables::new(&u, &v);
         Self {
             aud,
             sp,
@@ -195,7 +229,7 @@ impl Shs {
             duf,
             m: std::array::from_fn(|_| vec![0.0; n]),
             y: vec![[0.0; LANES]; n],
-            slope: vec![[0.0; LANES]; n],
+            e6: vec![[0.0; LANES]; n],
             y2: vec![[0.0; LANES]; n],
             uu: vec![[0.0; LANES]; n],
             h: std::array::from_fn(|_| vec![0.0; n]),
@@ -275,33 +309,28 @@ impl Shs {
         for (i, d) in self.y.iter_mut().enumerate() {
             *d = std::array::from_fn(|l| self.m[l][i]);
         }
-        // Natural cubic spline through (u, m): slopes, the tridiagonal
-        // forward sweep (its magnitude-independent half precomputed) and the
-        // back substitution.
+        // Natural cubic spline through (u, m) as openSMILE's cached
+        // spline: the second-difference term, the serial forward recurrence
+        // u[i] = p_i (6 ut_i - sigma_i u[i-1]) and the back substitution.
         let sp = &self.sp;
-        let (y, y2, uu, slope) = (&self.y, &mut self.y2, &mut self.uu, &mut self.slope);
-        for ((s, w), &d) in slope.iter_mut().zip(y.windows(2)).zip(sp.dx.iter()) {
+        let (y, y2, uu, e6) = (&self.y, &mut self.y2, &mut self.uu, &mut self.e6);
+        for (i, e) in e6.iter_mut().enumerate().take(n - 1).skip(1) {
+            let (d1, d2) = (sp.diff1[i], sp.diff2[i]);
             for l in 0..L {
-                s[l] = (w[1][l] - w[0][l]) / d;
-            }
-        }
-        // uu[i] = (6 d_i / dxx_i - sig_i uu[i-1]) / p_i, split into the
-        // vectorisable part e_i = 6 d_i / dxx_i / p_i and a serial
-        // recurrence without division: uu[i] = e_i - (sig_i / p_i) uu[i-1].
-        uu[0] = [0.0; L];
-        for ((u, s), &w6) in uu[1..n - 1].iter_mut().zip(slope.windows(2)).zip(sp.w6[1..].iter()) {
-            for l in 0..L {
-                u[l] = (s[1][l] - s[0][l]) * w6;
+                let ut = (y[i + 1][l] - y[i][l]) / d1 - (y[i][l] - y[i - 1][l]) / d2;
+                e[l] = 6.0 * ut;
             }
         }
         // The carried values stay in registers (no store-to-load round trip
         // on the serial chain).
+        uu[0] = [0.0; L];
         let mut prev = uu[0];
-        for (u, &g) in uu[1..n - 1].iter_mut().zip(sp.g[1..n - 1].iter()) {
+        for i in 1..n - 1 {
+            let (p, sg, e) = (sp.p[i], sp.sigma[i], e6[i]);
             for l in 0..L {
-                prev[l] = u[l] - g * prev[l];
+                prev[l] = p * (e[l] - sg * prev[l]);
             }
-            *u = prev;
+            uu[i] = prev;
         }
         y2[n - 1] = [0.0; L];
         let mut next = y2[n - 1];
@@ -315,12 +344,14 @@ impl Shs {
         for i in 0..n {
             let klo = sp.klo[i];
             let (ylo, yhi, dlo, dhi) = (y[klo], y[klo + 1], y2[klo], y2[klo + 1]);
-            let (a, b, a3, b3, hh6, aud) = (sp.a[i], sp.b[i], sp.a3[i], sp.b3[i], sp.hh6[i], self.aud[i]);
+            let (a, c, d, aud) = (sp.a[i], sp.c[i], sp.d[i], self.aud[i]);
+            let b = 1.0 - a;
             for l in 0..L {
-                let v = a * ylo[l] + b * yhi[l] + (a3 * dlo[l] + b3 * dhi[l]) * hh6;
-                // Branch-free `if val > 0 { val * aud } else { 0 }` (NaN -> 0;
-                // `+ 0.0` turns a -0.0 into +0.0).
-                hv[l] = (v.max(0.0) * aud) as f32 + 0.0;
+                // The interpolated value is stored as float, then weighted
+                // in double (cSpecScale); `if v > 0 { v aud } else { 0 }`
+                // branch-free (NaN -> 0; `+ 0.0` turns -0.0 into +0.0).
+                let v = (a * ylo[l] + b * yhi[l] + c * dlo[l] + d * dhi[l]) as f32;
+                hv[l] = ((v.max(0.0) as f64) * aud) as f32 + 0.0;
             }
             for l in 0..L {
                 self.h[l][i] = hv[l];
@@ -390,7 +421,8 @@ impl Shs {
             let q = *v / 15.0;
             *v = if q < 0.0 { 0.0 } else { q };
         }
-        let mean = sum_f64(ss) / n as f64;
+        // cPitchShs: the mean of SS summed in double in bin order.
+        let mean = ss.iter().fold(0f64, |a, &v| a + v as f64) / n as f64;
         // Greedy peak picking.
         let mut idx = [0usize; NCAND];
         let mut sc = [0f32; NCAND];
@@ -432,16 +464,9 @@ impl Shs {
             let x1 = self.u0f + fi * self.duf;
             let x2 = self.u0f + (fi + 1.0) * self.duf;
             let (y0, y1, y2) = (ss[i - 1] as f64, ss[i] as f64, ss[i + 1] as f64);
-            let (xv, yv) = parabola_vertex(x0 as f64, y0, x1 as f64, y1, x2 as f64, y2).unwrap_or({
-                if y0 >= y1 && y0 >= y2 {
-                    (x0 as f64, y0)
-                } else if y1 >= y2 {
-                    (x1 as f64, y1)
-                } else {
-                    (x2 as f64, y2)
-                }
-            });
-            c.f[k] = 2f64.powf(xv) as f32;
+            let (xv, yv) = quad_from_3pts(x0 as f64, y0, x1 as f64, y1, x2 as f64, y2);
+            // exp(x ln 2) as cPitchShs (not 2^x).
+            c.f[k] = (xv * std::f64::consts::LN_2).exp() as f32;
             c.score[k] = yv as f32;
             c.v[k] = if yv > 0.0 && yv > mean { (1.0 - mean / yv) as f32 } else { 0.0 };
         }
@@ -664,24 +689,6 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
     // then never be (or border) a correlation peak, since every comparison
     // with NaN is false.
     sab / (saa.sqrt() * sbb.sqrt())
-}
-
-/// Sum in double with four independent partial sums (vectorisable).
-#[inline]
-fn sum_f64(a: &[f32]) -> f64 {
-    let mut acc = [0f64; 4];
-    let ca = a.chunks_exact(4);
-    let r = ca.remainder();
-    for x in ca {
-        for k in 0..4 {
-            acc[k] += x[k] as f64;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for &x in r {
-        s += x as f64;
-    }
-    s
 }
 
 /// Dot product in double with four independent partial sums (vectorisable).

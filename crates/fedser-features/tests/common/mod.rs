@@ -142,11 +142,29 @@ impl Report {
         }
     }
 
+    /// Bit-identity check: `want` is a float printed with 9 significant
+    /// digits (which round-trips), so rounded to f32 it must have exactly
+    /// the bits of `got` (NaN matches NaN). The worst list ranks misses by
+    /// their distance in float ulps.
+    pub fn check_exact(&mut self, name: &str, got: f32, want: f64) -> bool {
+        self.total += 1;
+        let w = want as f32;
+        let same = got.to_bits() == w.to_bits() || got == w || (got.is_nan() && w.is_nan());
+        let ulps = (got.to_bits() as i64 - w.to_bits() as i64).unsigned_abs() as f64;
+        self.worst.push((if same { 0.0 } else { ulps }, format!("{name}: got {got:e} want {w:e} ({ulps} ulp)")));
+        if same {
+            self.pass += 1;
+        } else {
+            self.failures.push(format!("{name}: got {got:e} want {w:e} ({ulps} ulp)"));
+        }
+        same
+    }
+
     pub fn finish(mut self, what: &str) {
         self.worst.sort_by(|a, b| b.0.total_cmp(&a.0));
-        println!("{what}: {}/{} within tolerance", self.pass, self.total);
-        for (s, w) in self.worst.iter().take(8) {
-            println!("  worst (err/tol {s:.3}): {w}");
+        println!("{what}: {}/{} passed", self.pass, self.total);
+        for (s, w) in self.worst.iter().take(8).filter(|(s, _)| *s > 0.0) {
+            println!("  worst ({s:.3}): {w}");
         }
         assert!(
             self.failures.is_empty(),
