@@ -162,6 +162,9 @@ fn main() -> Res<()> {
     // the first clients' shards stay in memory up to the budget; the others
     // are read from the scratch file when their client trains
     let budget_mb: usize = opt("--memory-budget").map_or(Ok(DEFAULT_BUDGET_MB), |v| v.to_string_lossy().parse())?;
+    // `--in-memory` holds every row in one matrix instead: no shard cache
+    let in_memory = args.iter().any(|a| a == "--in-memory");
+    let budget_mb = if in_memory { 0 } else { budget_mb };
     let mut file = file;
     let cached = file.cache_prefix(budget_mb << 20)?;
     let load_s = t_load.elapsed().as_secs_f64();
@@ -192,15 +195,15 @@ fn main() -> Res<()> {
     let k = 6;
     // `--in-memory`: the same rows as one matrix (the federate stage's layout),
     // to measure what reading shards from disk costs
-    let in_memory = args.iter().any(|a| a == "--in-memory");
     let mut x = Vec::new();
     if in_memory {
-        let all: Vec<usize> = (0..keys.files.len()).filter(|&r| file.contains(r)).collect();
         x.resize(keys.files.len() * d, 0.0);
         let mut buf = Vec::new();
-        file.read(&all, &mut buf)?;
-        for (&r, row) in all.iter().zip(buf.chunks(d)) {
-            x[r * d..(r + 1) * d].copy_from_slice(row);
+        for (_, rows) in &clients {
+            file.read(rows, &mut buf)?;
+            for (&r, row) in rows.iter().zip(buf.chunks(d)) {
+                x[r * d..(r + 1) * d].copy_from_slice(row);
+            }
         }
     }
     let fed = Federation {
@@ -234,7 +237,7 @@ fn main() -> Res<()> {
         so,
         "{{\"impl\": \"fedser\", \"data\": \"{}\", \"memory_budget_mb\": {}, \"rows_in_memory\": {}, \"rows\": {n}, \"features\": {d}, \"clients\": {}, \"rounds\": {rounds}, \"threads\": {}, \"load_seconds\": {load_s:.3}, \"round_seconds_mean\": {:.4}, \"round_seconds_median\": {:.4}, \"total_seconds\": {total:.3}, \"final_train_loss\": {loss:.4}, \"params_fnv1a\": \"{checksum:016x}\", \"peak_mb\": {:.1}}}",
         if in_memory { "memory" } else { "disk shards" },
-        if in_memory { 0 } else { budget_mb },
+        budget_mb,
         if in_memory { n } else { cached },
         fed.clients.len(),
         rayon::current_num_threads(),

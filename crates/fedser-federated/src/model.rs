@@ -152,7 +152,6 @@ impl Shape {
         vt: &mut Vec<f32>,
         c: &mut Vec<f32>,
     ) {
-        const LANES: usize = 8;
         let (d, m) = (self.d, self.width());
         let dp = kernel::stride(d);
         if vt.len() != m * dp {
@@ -160,30 +159,7 @@ impl Shape {
             vt.resize(m * dp, 0.0);
         }
         c.clear();
-        let body = d / LANES * LANES;
-        for q in 0..m {
-            let w = &theta[q * d..(q + 1) * d];
-            let row = &mut vt[q * dp..q * dp + d];
-            // one pass: v = w / s and the lanes of m . v
-            let mut acc = [0f32; LANES];
-            for (((r, w), s), mu) in row[..body]
-                .chunks_exact_mut(LANES)
-                .zip(w[..body].chunks_exact(LANES))
-                .zip(inv_scale[..body].chunks_exact(LANES))
-                .zip(mean[..body].chunks_exact(LANES))
-            {
-                for l in 0..LANES {
-                    r[l] = w[l] * s[l];
-                    acc[l] += mu[l] * r[l];
-                }
-            }
-            for j in body..d {
-                row[j] = w[j] * inv_scale[j];
-                acc[j - body] += mean[j] * row[j];
-            }
-            let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
-            c.push((f64::from(theta[m * d + q]) - dot) as f32);
-        }
+        pulp::Arch::new().dispatch(Fold { d, m, theta, mean, inv_scale, vt, c });
     }
 
     /// Summed cross-entropy over `rows` of `x` (row-major, `d` columns, labels
@@ -414,6 +390,55 @@ impl FoldedLogistic {
         }
         out.extend(&self.b);
         out
+    }
+}
+
+/// [`Shape::fold_first_layer`]'s pass: `v = w / s` row by row and `c = b -
+/// m · v` with the dot product in 8 f32 lanes (element `j` in lane `j % 8`).
+/// Plain element-wise code compiled for the best instruction set of the
+/// CPU (no fused multiply-add): the same bits on any of them.
+struct Fold<'a> {
+    d: usize,
+    m: usize,
+    theta: &'a [f32],
+    mean: &'a [f32],
+    inv_scale: &'a [f32],
+    vt: &'a mut [f32],
+    c: &'a mut Vec<f32>,
+}
+
+impl pulp::WithSimd for Fold<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        const LANES: usize = 8;
+        let Self { d, m, theta, mean, inv_scale, vt, c } = self;
+        let dp = kernel::stride(d);
+        let body = d / LANES * LANES;
+        for q in 0..m {
+            let w = &theta[q * d..(q + 1) * d];
+            let row = &mut vt[q * dp..q * dp + d];
+            // one pass: v = w / s and the lanes of m . v
+            let mut acc = [0f32; LANES];
+            for (((r, w), s), mu) in row[..body]
+                .chunks_exact_mut(LANES)
+                .zip(w[..body].chunks_exact(LANES))
+                .zip(inv_scale[..body].chunks_exact(LANES))
+                .zip(mean[..body].chunks_exact(LANES))
+            {
+                for l in 0..LANES {
+                    r[l] = w[l] * s[l];
+                    acc[l] += mu[l] * r[l];
+                }
+            }
+            for j in body..d {
+                row[j] = w[j] * inv_scale[j];
+                acc[j - body] += mean[j] * row[j];
+            }
+            let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
+            c.push((f64::from(theta[m * d + q]) - dot) as f32);
+        }
     }
 }
 
