@@ -176,9 +176,13 @@ rm -rf "$EXPORT"
 python3 - "$fed_out" "$fed_out1" "$fed_disk" "$fed_mem" "$np_out" <<'PY'
 import json, sys
 f, f1, fd, fm, n = (json.loads(a) for a in sys.argv[1:])
-for name, x in (("all cores, 80 MB of shards in memory", f), ("1 thread, 80 MB of shards in memory", f1),
+def cached(x):
+    return f"{x['memory_budget_mb']} MB budget: {x['rows_in_memory']} of {x['rows']} rows' shards in memory"
+for name, x in ((f"all cores, {cached(f)}", f), (f"1 thread, {cached(f1)}", f1),
                 ("all cores, all shards from disk", fd), ("all cores, all rows in memory", fm)):
     print(f"fedser ({name}) {x['round_seconds_mean']:.4f} s/round, peak {x['peak_mb']:.0f} MB; "
           f"numpy {n['round_seconds_mean']:.4f} s/round, peak {n['peak_mb']:.0f} MB: "
-          f"{n['round_seconds_mean'] / x['round_seconds_mean']:.1f}x faster per round")
+          f"{n['round_seconds_mean'] / x['round_seconds_mean']:.2f}x faster per round")
+sums = {x["params_fnv1a"] for x in (f, f1, fd, fm)}
+print("fedser final parameters identical in all four runs: " + ("yes" if len(sums) == 1 else f"NO ({sorted(sums)})"))
 PY

@@ -10,7 +10,7 @@ use arrow_array::{
     StringArray, UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -205,9 +205,14 @@ pub fn stream_columns(
     mut f: impl FnMut(usize, usize, &[ArrayRef]) -> Result<()>,
 ) -> Result<()> {
     let pq = |source| CacheError::Parquet { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
+    // the footer is parsed once and shared by every pass: a wide table's is
+    // megabytes (6,379 columns x 4 row groups: 3 MB), so parsing it per pass
+    // cost most of the read and left the heap fragmented
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(pq)?;
     for (p, pass) in columns.chunks(per_pass.max(1)).enumerate() {
-        let file = File::open(path).map_err(|e| CacheError::io("cannot read", path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let input = file.try_clone().map_err(|e| CacheError::io("cannot read", path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone());
         let n_fields = builder.schema().fields().len();
         if let Some(&bad) = pass.iter().find(|&&i| i >= n_fields) {
             return Err(CacheError::Column {

@@ -152,7 +152,6 @@ impl Shape {
         vt: &mut Vec<f32>,
         c: &mut Vec<f32>,
     ) {
-        const LANES: usize = 8;
         let (d, m) = (self.d, self.width());
         let dp = kernel::stride(d);
         if vt.len() != m * dp {
@@ -160,30 +159,7 @@ impl Shape {
             vt.resize(m * dp, 0.0);
         }
         c.clear();
-        let body = d / LANES * LANES;
-        for q in 0..m {
-            let w = &theta[q * d..(q + 1) * d];
-            let row = &mut vt[q * dp..q * dp + d];
-            // one pass: v = w / s and the lanes of m . v
-            let mut acc = [0f32; LANES];
-            for (((r, w), s), mu) in row[..body]
-                .chunks_exact_mut(LANES)
-                .zip(w[..body].chunks_exact(LANES))
-                .zip(inv_scale[..body].chunks_exact(LANES))
-                .zip(mean[..body].chunks_exact(LANES))
-            {
-                for l in 0..LANES {
-                    r[l] = w[l] * s[l];
-                    acc[l] += mu[l] * r[l];
-                }
-            }
-            for j in body..d {
-                row[j] = w[j] * inv_scale[j];
-                acc[j - body] += mean[j] * row[j];
-            }
-            let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
-            c.push((f64::from(theta[m * d + q]) - dot) as f32);
-        }
+        pulp::Arch::new().dispatch(Fold { d, m, theta, mean, inv_scale, vt, c });
     }
 
     /// Summed cross-entropy over `rows` of `x` (row-major, `d` columns, labels
@@ -336,6 +312,7 @@ impl Shape {
 /// the gradient, updating and folding again (three passes and a memset).
 /// Same maths as [`Shape::loss_grad`] plus the plain update; the rounding
 /// differs in the last bits.
+#[derive(Debug, Default)]
 pub(crate) struct FoldedLogistic {
     d: usize,
     k: usize,
@@ -347,37 +324,38 @@ pub(crate) struct FoldedLogistic {
     gc: Vec<f64>,
     mean: Vec<f32>,
     scale: Vec<f32>,
+    inv: Vec<f32>,
     inv2: Vec<f32>,
 }
 
 impl FoldedLogistic {
-    /// Folds `theta` (a logistic model of `shape`) with `st`.
-    pub(crate) fn new(shape: &Shape, theta: &[f32], st: &Standardizer) -> Self {
+    /// Folds `theta` (a logistic model of `shape`) with `st`, reusing this
+    /// model's buffers: the same state as a fresh model, without allocating
+    /// when the shape is unchanged (one model serves client after client).
+    pub(crate) fn reset(&mut self, shape: &Shape, theta: &[f32], st: &Standardizer) {
         let (d, k) = (shape.d, shape.k);
         let dp = kernel::stride(d);
-        let inv: Vec<f32> = st.scale.iter().map(|&v| (1.0 / f64::from(v)) as f32).collect();
-        let inv2 = st.scale.iter().map(|&v| (1.0 / (f64::from(v) * f64::from(v))) as f32).collect();
-        let (mut vt, mut c) = (Vec::new(), Vec::new());
-        shape.fold_first_layer(theta, &st.mean, &inv, &mut vt, &mut c);
-        Self {
-            d,
-            k,
-            dp,
-            vt,
-            gvt: vec![0.0; k * dp],
-            c,
-            b: theta[k * d..].to_vec(),
-            gc: vec![0.0; k],
-            mean: st.mean.clone(),
-            scale: st.scale.clone(),
-            inv2,
+        if self.scale != st.scale || self.inv.len() != d {
+            self.inv.clear();
+            self.inv.extend(st.scale.iter().map(|&v| (1.0 / f64::from(v)) as f32));
+            self.inv2.clear();
+            self.inv2.extend(st.scale.iter().map(|&v| (1.0 / (f64::from(v) * f64::from(v))) as f32));
+            self.scale.clone_from(&st.scale);
         }
+        self.mean.clone_from(&st.mean);
+        (self.d, self.k, self.dp) = (d, k, dp);
+        shape.fold_first_layer(theta, &st.mean, &self.inv, &mut self.vt, &mut self.c);
+        self.gvt.clear();
+        self.gvt.resize(k * dp, 0.0);
+        self.b.clear();
+        self.b.extend_from_slice(&theta[k * d..]);
+        self.gc.clear();
+        self.gc.resize(k, 0.0);
     }
 
     /// One step on `rows` with learning rate `lr` (the gradient is averaged
     /// over the rows); returns the summed loss before the step.
     pub(crate) fn step(&mut self, x: &[f32], y: &[usize], rows: &[usize], lr: f32, arch: pulp::Arch) -> f64 {
-        const LANES: usize = 8;
         let (d, dp) = (self.d, self.dp);
         let mut loss = 0f64;
         self.gc.fill(0.0);
@@ -396,23 +374,7 @@ impl FoldedLogistic {
             let gq = self.gc[q] as f32;
             let v = &mut self.vt[q * dp..q * dp + d];
             let g = &mut self.gvt[q * dp..q * dp + d];
-            // two simple loops over one class's row (25 KB for ComParE: the
-            // second pass reads it from L1), so each vectorises
-            for (((v, g), &m), &i2) in v.iter_mut().zip(g.iter_mut()).zip(&self.mean).zip(&self.inv2) {
-                *v -= step * i2 * (*g - m * gq);
-                *g = 0.0;
-            }
-            let mut acc = [0f32; LANES];
-            let (v8, vr) = v.as_chunks::<LANES>();
-            let (m8, mr) = self.mean.as_chunks::<LANES>();
-            for (v, m) in v8.iter().zip(m8) {
-                for l in 0..LANES {
-                    acc[l] += m[l] * v[l];
-                }
-            }
-            for (l, (v, m)) in vr.iter().zip(mr).enumerate() {
-                acc[l] += m * v;
-            }
+            let acc = arch.dispatch(RowUpdate { v, g, mean: &self.mean, inv2: &self.inv2, step, gq });
             self.b[q] -= step * gq;
             let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
             self.c[q] = (f64::from(self.b[q]) - dot) as f32;
@@ -428,6 +390,101 @@ impl FoldedLogistic {
         }
         out.extend(&self.b);
         out
+    }
+}
+
+/// [`Shape::fold_first_layer`]'s pass: `v = w / s` row by row and `c = b -
+/// m · v` with the dot product in 8 f32 lanes (element `j` in lane `j % 8`).
+/// Plain element-wise code compiled for the best instruction set of the
+/// CPU (no fused multiply-add): the same bits on any of them.
+struct Fold<'a> {
+    d: usize,
+    m: usize,
+    theta: &'a [f32],
+    mean: &'a [f32],
+    inv_scale: &'a [f32],
+    vt: &'a mut [f32],
+    c: &'a mut Vec<f32>,
+}
+
+impl pulp::WithSimd for Fold<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        const LANES: usize = 8;
+        let Self { d, m, theta, mean, inv_scale, vt, c } = self;
+        let dp = kernel::stride(d);
+        let body = d / LANES * LANES;
+        for q in 0..m {
+            let w = &theta[q * d..(q + 1) * d];
+            let row = &mut vt[q * dp..q * dp + d];
+            // one pass: v = w / s and the lanes of m . v
+            let mut acc = [0f32; LANES];
+            for (((r, w), s), mu) in row[..body]
+                .chunks_exact_mut(LANES)
+                .zip(w[..body].chunks_exact(LANES))
+                .zip(inv_scale[..body].chunks_exact(LANES))
+                .zip(mean[..body].chunks_exact(LANES))
+            {
+                for l in 0..LANES {
+                    r[l] = w[l] * s[l];
+                    acc[l] += mu[l] * r[l];
+                }
+            }
+            for j in body..d {
+                row[j] = w[j] * inv_scale[j];
+                acc[j - body] += mean[j] * row[j];
+            }
+            let dot: f64 = acc.iter().map(|&a| f64::from(a)).sum();
+            c.push((f64::from(theta[m * d + q]) - dot) as f32);
+        }
+    }
+}
+
+/// [`FoldedLogistic::step`]'s pass over one class's row: `v -= step ·
+/// inv2 · (g - m gq)`, `g = 0`, and `m · v` (the new `v`) in [`RowUpdate::LANES`]
+/// f32 lanes, element `j` in lane `j % LANES`. Plain element-wise code (no
+/// fused multiply-add), compiled for the best instruction set of the CPU:
+/// the same bits on any of them.
+struct RowUpdate<'a> {
+    v: &'a mut [f32],
+    g: &'a mut [f32],
+    mean: &'a [f32],
+    inv2: &'a [f32],
+    step: f32,
+    gq: f32,
+}
+
+impl RowUpdate<'_> {
+    const LANES: usize = 8;
+}
+
+impl pulp::WithSimd for RowUpdate<'_> {
+    type Output = [f32; RowUpdate::LANES];
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        const LANES: usize = RowUpdate::LANES;
+        let Self { v, g, mean, inv2, step, gq } = self;
+        // two simple loops over the row (25 KB for ComParE: the second pass
+        // reads it from L1), so each vectorises
+        for (((v, g), &m), &i2) in v.iter_mut().zip(g.iter_mut()).zip(mean).zip(inv2) {
+            *v -= step * i2 * (*g - m * gq);
+            *g = 0.0;
+        }
+        let mut acc = [0f32; LANES];
+        let (v8, vr) = v.as_chunks::<LANES>();
+        let (m8, mr) = mean.as_chunks::<LANES>();
+        for (v, m) in v8.iter().zip(m8) {
+            for l in 0..LANES {
+                acc[l] += m[l] * v[l];
+            }
+        }
+        for (l, (v, m)) in vr.iter().zip(mr).enumerate() {
+            acc[l] += m * v;
+        }
+        acc
     }
 }
 

@@ -15,6 +15,7 @@
 //! are collected in sampling order and aggregated in that order, so the
 //! outcome is the same for any number of threads.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use fedser_core::metrics;
@@ -169,8 +170,11 @@ pub fn check_update(update: &[f32], n_params: usize, max_norm: f64) -> Option<St
     if update.len() != n_params {
         return Some(format!("wrong length {} (expected {n_params})", update.len()));
     }
-    if let Some(i) = update.iter().position(|v| !v.is_finite()) {
-        return Some(format!("non-finite value {} at index {i}", update[i]));
+    // a branch-free scan first (it vectorises), the position only when needed
+    if update.iter().fold(false, |bad, v| bad | !v.is_finite()) {
+        if let Some(i) = update.iter().position(|v| !v.is_finite()) {
+            return Some(format!("non-finite value {} at index {i}", update[i]));
+        }
     }
     if max_norm > 0.0 {
         let norm = update.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
@@ -212,6 +216,22 @@ fn evaluate(fed: &Federation<'_>, params: &[f32]) -> Result<Evaluation, FedError
     let conf = metrics::confusion(&truth, &pred, fed.shape.k);
     let s = metrics::scores(&conf);
     Ok((pred, conf, s.uar, s.accuracy))
+}
+
+/// A sampled client's result: its update with the server's verdict on it
+/// (`None` = accepted), or why it sent none; and whether it straggled.
+type Outcome = (ClientId, Result<(FitRes, Option<String>), FitFailure>, bool);
+
+/// The buffers one worker thread trains clients with.
+#[derive(Debug, Default)]
+struct Worker {
+    /// A shard read from disk.
+    shard: Vec<f32>,
+    /// Its labels.
+    y: Vec<usize>,
+    /// `0, 1, 2, ...`: a shard's local row numbers.
+    local_rows: Vec<usize>,
+    sgd: sgd::Workspace,
 }
 
 /// Runs `cfg.rounds` rounds of `strategy` on `fed`.
@@ -268,15 +288,15 @@ pub fn simulate(
     }
     history.push(r0);
     let f = &cfg.faults;
+    // buffers of every worker thread, kept from round to round
+    let workers: Vec<Mutex<Worker>> = (0..rayon::current_num_threads().max(1)).map(|_| Mutex::default()).collect();
     for round in 1..=cfg.rounds {
         let t_fit = Instant::now();
         let mut srng = rng_for(cfg.seed, cfg.stream, round, 0, Purpose::Sample);
         let plan = strategy.configure_fit(round, &global, &available, &mut srng);
-        let outcomes: Vec<(ClientId, Result<FitRes, FitFailure>, bool)> = plan
+        let outcomes: Vec<Outcome> = plan
             .par_iter()
-            // one shard buffer per worker, reused: a fresh one per client would
-            // page-fault its way through every shard each round
-            .map_init(Vec::new, |shard, (c, ins)| {
+            .map(|(c, ins)| {
                 let c = *c;
                 let mut frng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Fault);
                 let (u_drop, u_slow, u_bad): (f64, f64, f64) = (frng.gen(), frng.gen(), frng.gen());
@@ -294,27 +314,47 @@ pub fn simulate(
                     local.max_steps = Some(((full as f64 * f.straggler_work).ceil() as usize).max(1));
                 }
                 let mut rng = rng_for(cfg.seed, cfg.stream, round, c, Purpose::Shuffle);
-                let out = match fed.x {
-                    FeatureSource::Memory(x) => {
-                        sgd::train(&fed.shape, &global, Rows { x, y: fed.y, rows }, &fed.standardizer, &local, &mut rng)
-                    }
-                    FeatureSource::Disk(file) => {
-                        // the client's shard, read when it trains; local row
-                        // numbers shuffle exactly as the table's would
-                        let xs = file.shard(rows, shard)?;
-                        let y: Vec<usize> = rows.iter().map(|&r| fed.y[r]).collect();
-                        let local_rows: Vec<usize> = (0..rows.len()).collect();
-                        sgd::train(
+                let out = {
+                    // this thread's buffers (released before any hook runs:
+                    // a hook that uses rayon may run another client here)
+                    let slot = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                    let mut guard = workers[slot].lock().unwrap_or_else(PoisonError::into_inner);
+                    let Worker { shard, y, local_rows, sgd: ws } = &mut *guard;
+                    match fed.x {
+                        FeatureSource::Memory(x) => sgd::train_in(
+                            ws,
                             &fed.shape,
                             &global,
-                            Rows { x: xs, y: &y, rows: &local_rows },
+                            Rows { x, y: fed.y, rows },
                             &fed.standardizer,
                             &local,
                             &mut rng,
-                        )
+                        ),
+                        FeatureSource::Disk(file) => {
+                            // the client's shard, read when it trains; local row
+                            // numbers shuffle exactly as the table's would
+                            let xs = file.shard(rows, shard)?;
+                            y.clear();
+                            y.extend(rows.iter().map(|&r| fed.y[r]));
+                            while local_rows.len() < rows.len() {
+                                local_rows.push(local_rows.len());
+                            }
+                            sgd::train_in(
+                                ws,
+                                &fed.shape,
+                                &global,
+                                Rows { x: xs, y, rows: &local_rows[..rows.len()] },
+                                &fed.standardizer,
+                                &local,
+                                &mut rng,
+                            )
+                        }
                     }
                 };
-                let mut update: Vec<f32> = out.params.iter().zip(&global).map(|(a, b)| a - b).collect();
+                let mut update = out.params;
+                for (u, &g) in update.iter_mut().zip(&global) {
+                    *u -= g;
+                }
                 if u_bad < f.corrupt {
                     update.fill(f32::NAN);
                 }
@@ -326,7 +366,10 @@ pub fn simulate(
                         &mut rng_for(cfg.seed, cfg.stream, round, c, Purpose::Transform),
                     );
                 }
-                Ok((c, Ok(FitRes { update, num_examples: rows.len(), loss: out.loss }), slow))
+                // the server's check, done here in parallel; its verdicts are
+                // acted on below in client order
+                let verdict = check_update(&update, np, cfg.max_update_norm);
+                Ok((c, Ok((FitRes { update, num_examples: rows.len(), loss: out.loss }, verdict)), slow))
             })
             .collect::<Result<_, FedError>>()?;
         let mut results = Vec::new();
@@ -336,10 +379,9 @@ pub fn simulate(
         for (c, r, slow) in outcomes {
             stragglers += usize::from(slow);
             match r {
-                Ok(res) => {
+                Ok((res, why)) => {
                     reported += 1;
                     bytes_up += res.update.len() as u64 * 4 + 8;
-                    let why = check_update(&res.update, np, cfg.max_update_norm);
                     if let Some(o) = hooks.observer {
                         o.client_update(round, c, res.num_examples, &res.update, why.is_none());
                     }
@@ -561,24 +603,45 @@ mod tests {
 
     #[test]
     fn clients_reading_shards_from_disk_give_the_in_memory_results() {
-        // faults, sampling and momentum on: every draw must line up
+        // faults, sampling and momentum on: every draw must line up; the
+        // generic SGD path (MLP, momentum) and the folded one (plain
+        // logistic), each worker thread reusing its buffers client after client
         let t = toy();
-        let mem = fed(&t, Arch::Mlp { hidden: 5 });
-        let mut p = params();
-        p.local.momentum = 0.9;
+        let dir = tempfile::tempdir().unwrap();
+        for (arch, momentum) in [(Arch::Mlp { hidden: 5 }, 0.9), (Arch::Logistic, 0.0)] {
+            let mem = fed(&t, arch);
+            let mut p = params();
+            p.local.momentum = momentum;
+            disk_matches_memory(&t, &mem, &p, dir.path());
+        }
+        // a test row the file does not hold is an error, not a silent gap
+        let mem = fed(&t, Arch::Logistic);
+        let order: Vec<usize> =
+            t.clients.iter().flat_map(|(_, r)| r.iter().copied()).chain(t.test.iter().copied()).collect();
+        let partial = RowFile::create(dir.path(), t.y.len(), &order[..order.len() - 1], 12).unwrap();
+        for (r, row) in t.x.chunks(12).enumerate() {
+            partial.write(r, 0, row).unwrap();
+        }
+        let cfg = SimConfig { rounds: 1, seed: 1, stream: 0, faults: FaultParams::default(), max_update_norm: 0.0 };
+        let bad = Federation { x: FeatureSource::Disk(&partial), ..mem.clone() };
+        let e = simulate(&bad, crate::strategy::from_params(&params()).as_mut(), &cfg, Hooks::default()).unwrap_err();
+        assert!(e.to_string().contains("is not in the row file"), "{e}");
+    }
+
+    fn disk_matches_memory(t: &Toy, mem: &Federation<'_>, p: &FederatedParams, dir: &std::path::Path) {
         let untimed = |mut o: SimOutcome| {
             for r in &mut o.history {
                 (r.fit_seconds, r.eval_seconds) = (0.0, 0.0);
             }
             o
         };
-        let want = untimed(run(&mem, &p, 2, Hooks::default()));
+        let want = untimed(run(mem, p, 2, Hooks::default()));
         assert!(want.history.iter().any(|r| r.stragglers > 0 || r.dropped > 0), "faults exercised");
-        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(format!("{want:?}"), format!("{:?}", untimed(run(mem, p, 1, Hooks::default()))), "1 vs 2 threads");
         // rows stored client by client (then the test rows), as a deployment would hold them
         let order: Vec<usize> =
             t.clients.iter().flat_map(|(_, r)| r.iter().copied()).chain(t.test.iter().copied()).collect();
-        let mut file = RowFile::create(dir.path(), t.y.len(), &order, 12).unwrap();
+        let mut file = RowFile::create(dir, t.y.len(), &order, 12).unwrap();
         for (r, row) in t.x.chunks(12).enumerate() {
             file.write(r, 0, &row[..7]).unwrap();
             file.write(r, 7, &row[7..]).unwrap();
@@ -587,19 +650,31 @@ mod tests {
             // 30 rows: the first client's shard and half of the second's in memory
             file.cache_prefix(cached_rows * 12 * 4).unwrap();
             let disk = Federation { x: FeatureSource::Disk(&file), ..mem.clone() };
-            let got = untimed(run(&disk, &p, threads, Hooks::default()));
+            let got = untimed(run(&disk, p, threads, Hooks::default()));
             // Debug text: round 0's NaN loss compares unequal to itself
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{threads} threads, {cached_rows} rows cached");
+            assert_eq!(
+                format!("{got:?}"),
+                format!("{want:?}"),
+                "{:?}: {threads} threads, {cached_rows} rows cached",
+                mem.shape.arch
+            );
         }
-        // a test row the file does not hold is an error, not a silent gap
-        let partial = RowFile::create(dir.path(), t.y.len(), &order[..order.len() - 1], 12).unwrap();
-        for (r, row) in t.x.chunks(12).enumerate() {
-            partial.write(r, 0, row).unwrap();
-        }
-        let cfg = SimConfig { rounds: 1, seed: 1, stream: 0, faults: FaultParams::default(), max_update_norm: 0.0 };
-        let bad = Federation { x: FeatureSource::Disk(&partial), ..mem.clone() };
-        let e = simulate(&bad, crate::strategy::from_params(&p).as_mut(), &cfg, Hooks::default()).unwrap_err();
-        assert!(e.to_string().contains("is not in the row file"), "{e}");
+    }
+
+    #[test]
+    fn updates_are_checked_for_length_finiteness_and_norm() {
+        let mut u = vec![0.5f32; 9000];
+        assert_eq!(check_update(&u, 9000, 0.0), None);
+        assert_eq!(check_update(&u, 9001, 0.0).unwrap(), "wrong length 9000 (expected 9001)");
+        // sqrt(9000 * 0.25) = 47.43
+        assert!(check_update(&u, 9000, 47.0).unwrap().starts_with("norm 47.4342 above the bound 47"));
+        assert_eq!(check_update(&u, 9000, 48.0), None);
+        // the first bad value is named, wherever it is
+        u[8999] = f32::NEG_INFINITY;
+        u[7001] = f32::INFINITY;
+        assert_eq!(check_update(&u, 9000, 0.0).unwrap(), "non-finite value inf at index 7001");
+        u[12] = f32::NAN;
+        assert_eq!(check_update(&u, 9000, 0.0).unwrap(), "non-finite value NaN at index 12");
     }
 
     #[test]

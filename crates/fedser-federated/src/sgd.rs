@@ -8,7 +8,7 @@
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::{Scratch, Shape, Standardizer};
+use crate::model::{FoldedLogistic, Scratch, Shape, Standardizer};
 
 /// What a client is asked to do in one round (part of Flower's `FitIns`).
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +52,19 @@ pub struct LocalOutcome {
     pub steps: usize,
 }
 
+/// The buffers of local training, reused from run to run: a simulation
+/// keeps one per worker thread, so training a client allocates nothing but
+/// its result. The state left between runs never changes a result.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    folded: FoldedLogistic,
+    scratch: Scratch,
+    w: Vec<f32>,
+    vel: Vec<f32>,
+    grad: Vec<f32>,
+    order: Vec<usize>,
+}
+
 /// Runs local SGD from `start` (`global` anchors the FedProx term).
 #[must_use]
 pub fn train(
@@ -62,29 +75,46 @@ pub fn train(
     cfg: &LocalConfig,
     rng: &mut ChaCha8Rng,
 ) -> LocalOutcome {
+    train_in(&mut Workspace::default(), shape, start, data, st, cfg, rng)
+}
+
+/// [`train`] with the buffers of `ws` (the same result as with a fresh one).
+#[must_use]
+pub fn train_in(
+    ws: &mut Workspace,
+    shape: &Shape,
+    start: &[f32],
+    data: Rows<'_>,
+    st: &Standardizer,
+    cfg: &LocalConfig,
+    rng: &mut ChaCha8Rng,
+) -> LocalOutcome {
+    let Workspace { folded, scratch, w, vel, grad, order } = ws;
     if cfg.l2 <= 0.0 && cfg.mu <= 0.0 && cfg.momentum <= 0.0 && shape.arch == crate::model::Arch::Logistic {
-        return train_folded(shape, start, data, st, cfg, rng);
+        return train_folded(folded, order, shape, start, data, st, cfg, rng);
     }
     let np = shape.n_params();
-    let mut w = start.to_vec();
-    let mut vel = vec![0f32; if cfg.momentum > 0.0 { np } else { 0 }];
-    let mut grad = vec![0f32; np];
-    let mut scratch = Scratch::default();
+    w.clear();
+    w.extend_from_slice(start);
+    vel.clear();
+    vel.resize(if cfg.momentum > 0.0 { np } else { 0 }, 0.0);
+    grad.clear();
+    grad.resize(np, 0.0);
     let arch = pulp::Arch::new();
     let weights = shape.weight_ranges();
     let plain = cfg.l2 <= 0.0 && cfg.mu <= 0.0 && cfg.momentum <= 0.0;
-    let (loss, seen, steps) = run_batches(data.rows, cfg, rng, |batch| {
-        let loss = shape.loss_grad(&w, data.x, data.y, batch, st, &mut grad, &mut scratch, arch);
+    let (loss, seen, steps) = run_batches(order, data.rows, cfg, rng, |batch| {
+        let loss = shape.loss_grad(w, data.x, data.y, batch, st, grad, scratch, arch);
         let inv = 1.0 / batch.len() as f32;
         if plain {
             // the common case in one pass: w -= lr * g / n
             let step = cfg.lr * inv;
-            for (wi, &g) in w.iter_mut().zip(&grad) {
+            for (wi, &g) in w.iter_mut().zip(grad.iter()) {
                 *wi -= step * g;
             }
             return loss;
         }
-        for g in &mut grad {
+        for g in grad.iter_mut() {
             *g *= inv;
         }
         if cfg.l2 > 0.0 {
@@ -95,35 +125,37 @@ pub fn train(
             }
         }
         if cfg.mu > 0.0 {
-            for ((g, &wi), &w0) in grad.iter_mut().zip(&w).zip(start) {
+            for ((g, &wi), &w0) in grad.iter_mut().zip(w.iter()).zip(start) {
                 *g += cfg.mu * (wi - w0);
             }
         }
         if cfg.momentum > 0.0 {
-            for ((wi, vi), &g) in w.iter_mut().zip(vel.iter_mut()).zip(&grad) {
+            for ((wi, vi), &g) in w.iter_mut().zip(vel.iter_mut()).zip(grad.iter()) {
                 *vi = cfg.momentum * *vi + g;
                 *wi -= cfg.lr * *vi;
             }
         } else {
-            for (wi, &g) in w.iter_mut().zip(&grad) {
+            for (wi, &g) in w.iter_mut().zip(grad.iter()) {
                 *wi -= cfg.lr * g;
             }
         }
         loss
     });
-    LocalOutcome { params: w, loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
+    LocalOutcome { params: std::mem::take(w), loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
 }
 
-/// Runs `step` on every mini-batch of `rows`, reshuffled each epoch, for
-/// `cfg.epochs` epochs or `cfg.max_steps` steps: (summed loss, rows seen,
-/// steps).
+/// Runs `step` on every mini-batch of `rows`, reshuffled each epoch (in
+/// `order`), for `cfg.epochs` epochs or `cfg.max_steps` steps: (summed loss,
+/// rows seen, steps).
 fn run_batches(
+    order: &mut Vec<usize>,
     rows: &[usize],
     cfg: &LocalConfig,
     rng: &mut ChaCha8Rng,
     mut step: impl FnMut(&[usize]) -> f64,
 ) -> (f64, usize, usize) {
-    let mut order: Vec<usize> = rows.to_vec();
+    order.clear();
+    order.extend_from_slice(rows);
     let (mut steps, mut loss, mut seen) = (0, 0f64, 0usize);
     let limit = cfg.max_steps.unwrap_or(usize::MAX);
     'epochs: for _ in 0..cfg.epochs {
@@ -141,9 +173,12 @@ fn run_batches(
 }
 
 /// [`train`]'s plain logistic case (no L2, proximal term or momentum) in
-/// folded coordinates ([`crate::model::FoldedLogistic`]): the same batches in
-/// the same order, one pass over the weights per step.
+/// folded coordinates ([`FoldedLogistic`]): the same batches in the same
+/// order, one pass over the weights per step.
+#[allow(clippy::too_many_arguments)]
 fn train_folded(
+    model: &mut FoldedLogistic,
+    order: &mut Vec<usize>,
     shape: &Shape,
     start: &[f32],
     data: Rows<'_>,
@@ -151,9 +186,10 @@ fn train_folded(
     cfg: &LocalConfig,
     rng: &mut ChaCha8Rng,
 ) -> LocalOutcome {
-    let mut model = crate::model::FoldedLogistic::new(shape, start, st);
+    model.reset(shape, start, st);
     let arch = pulp::Arch::new();
-    let (loss, seen, steps) = run_batches(data.rows, cfg, rng, |batch| model.step(data.x, data.y, batch, cfg.lr, arch));
+    let (loss, seen, steps) =
+        run_batches(order, data.rows, cfg, rng, |batch| model.step(data.x, data.y, batch, cfg.lr, arch));
     LocalOutcome { params: model.params(), loss: if seen > 0 { loss / seen as f64 } else { f64::NAN }, steps }
 }
 
@@ -207,6 +243,48 @@ mod tests {
             &mut ChaCha8Rng::seed_from_u64(2),
         );
         assert_eq!(partial.steps, 3);
+    }
+
+    #[test]
+    fn a_reused_workspace_gives_the_results_of_a_fresh_one() {
+        // one workspace through runs of both paths, two shapes and two
+        // standardisers, interleaved: no state may leak from run to run
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let (n, k) = (41, 3);
+        let y: Vec<usize> = (0..n).map(|i| (i * 2) % k).collect();
+        let mut ws = Workspace::default();
+        let mut runs = 0;
+        for round in 0..2 {
+            for (d, arch, momentum, l2) in [
+                (19, Arch::Logistic, 0.0, 0.0),
+                (19, Arch::Mlp { hidden: 4 }, 0.9, 0.0),
+                (7, Arch::Logistic, 0.0, 0.0),
+                (19, Arch::Logistic, 0.5, 1e-3),
+                (19, Arch::Logistic, 0.0, 0.0),
+            ] {
+                let x: Vec<f32> = (0..n * d).map(|i| (i % d) as f32 + rng.gen_range(-2.0..2.0)).collect();
+                let rows: Vec<usize> = (0..n).rev().collect();
+                let st = if round == 0 {
+                    crate::stats::combine(&[crate::stats::ClientStats::of(&x, d, &rows)], d)
+                } else {
+                    Standardizer::identity(d)
+                };
+                let shape = Shape { arch, d, k };
+                let start: Vec<f32> = (0..shape.n_params()).map(|_| rng.gen_range(-0.1..0.1)).collect();
+                let cfg = LocalConfig { epochs: 2, batch_size: 6, lr: 0.05, momentum, l2, mu: 0.0, max_steps: None };
+                let data = Rows { x: &x, y: &y, rows: &rows };
+                let fresh = train(&shape, &start, data, &st, &cfg, &mut ChaCha8Rng::seed_from_u64(runs));
+                let reused = train_in(&mut ws, &shape, &start, data, &st, &cfg, &mut ChaCha8Rng::seed_from_u64(runs));
+                assert_eq!(fresh.steps, reused.steps);
+                assert_eq!(fresh.loss.to_bits(), reused.loss.to_bits(), "run {runs}: {arch:?} d {d}");
+                assert!(
+                    fresh.params.iter().zip(&reused.params).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "run {runs}: {arch:?} d {d}"
+                );
+                assert!(fresh.loss.is_finite() && fresh.params != start, "run {runs} trained");
+                runs += 1;
+            }
+        }
     }
 
     #[test]
