@@ -128,7 +128,7 @@ fn full_run_then_noop_then_param_change() {
         assert!(s.path("cache/report").join(f).is_file(), "{f} missing");
     }
     let r = s.results();
-    assert_eq!(r["schema_version"], 3);
+    assert_eq!(r["schema_version"], 4);
     assert_eq!(r["corpus"]["clips"], 36);
     assert_eq!(r["corpus"]["actors"], 3);
     assert_eq!(r["corpus"]["rejected"], 0);
