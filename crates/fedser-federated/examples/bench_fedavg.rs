@@ -220,7 +220,14 @@ fn main() -> Res<()> {
     p.local.lr = 0.01;
     p.rounds = rounds;
     let mut strategy = fedser_federated::strategy::from_params(&p);
-    let cfg = SimConfig { rounds, seed: 1, stream: 0, faults: p.faults.clone(), max_update_norm: 0.0 };
+    let cfg = SimConfig {
+        rounds,
+        seed: 1,
+        stream: 0,
+        faults: p.faults.clone(),
+        max_update_norm: 0.0,
+        final_eval_only: false,
+    };
     let t = Instant::now();
     let out = simulate(&fed, strategy.as_mut(), &cfg, Hooks::default())?;
     let total = t.elapsed().as_secs_f64();

@@ -61,6 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     stream: u64::from(f.fold as u32),
                     faults: p.faults.clone(),
                     max_update_norm: p.max_update_norm,
+                    final_eval_only: false,
                 };
                 simulate(&fed, fedser_federated::strategy::from_params(&p).as_mut(), &cfg, Hooks::default())
             })

@@ -763,7 +763,14 @@ mod tests {
         let sizes: Vec<(ClientId, usize)> = clients.iter().map(|(c, r)| (*c, r.len())).collect();
         let attr = sex_of(&clients);
         let fp = FoldPrivacy::new(p, &sizes, 10, rounds, 3, 9, 0.0, Some(attr.clone())).unwrap();
-        let cfg = SimConfig { rounds, seed: 3, stream: 9, faults: Default::default(), max_update_norm: 0.0 };
+        let cfg = SimConfig {
+            rounds,
+            seed: 3,
+            stream: 9,
+            faults: Default::default(),
+            max_update_norm: 0.0,
+            final_eval_only: false,
+        };
         let out = simulate(&fed, from_params(&fp_params).as_mut(), &cfg, fp.hooks()).unwrap();
         let attacked = fp.attacked();
         let (log, clip, report) = fp.finish(Some(&attr)).unwrap();

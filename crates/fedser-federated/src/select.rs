@@ -298,6 +298,7 @@ pub fn select(
                 stream: stream ^ ((i as u64 + 1) << 56),
                 faults: p.faults.clone(),
                 max_update_norm: p.max_update_norm,
+                final_eval_only: true,
             };
             let out = simulate(&fed, strategy::from_params(&p).as_mut(), &cfg, Hooks::default())?;
             if let Some(last) = out.history.last() {

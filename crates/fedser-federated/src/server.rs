@@ -112,6 +112,10 @@ pub struct SimConfig {
     pub faults: FaultParams,
     /// Reject updates with a larger L2 norm (0 = no bound).
     pub max_update_norm: f64,
+    /// Evaluate the test rows only after the last round (rounds 0..R-1 then
+    /// record NaN metrics and an empty confusion); for runs whose curve
+    /// nobody reads, e.g. the inner runs of hyperparameter selection.
+    pub final_eval_only: bool,
 }
 
 /// One row of the per-round table.
@@ -263,7 +267,11 @@ pub fn simulate(
     };
     let mut history = Vec::with_capacity(cfg.rounds as usize + 1);
     let t = Instant::now();
-    let (mut pred, conf, uar, acc) = evaluate(fed, &global)?;
+    let (mut pred, conf, uar, acc) = if cfg.final_eval_only && cfg.rounds > 0 {
+        (Vec::new(), Vec::new(), f64::NAN, f64::NAN)
+    } else {
+        evaluate(fed, &global)?
+    };
     let r0 = RoundRecord {
         round: 0,
         sampled: 0,
@@ -420,8 +428,13 @@ pub fn simulate(
         }
         let fit_seconds = t_fit.elapsed().as_secs_f64();
         let t_eval = Instant::now();
-        let (p, conf, uar, acc) = evaluate(fed, &global)?;
-        pred = p;
+        let (conf, uar, acc) = if cfg.final_eval_only && round < cfg.rounds {
+            (Vec::new(), f64::NAN, f64::NAN)
+        } else {
+            let (p, conf, uar, acc) = evaluate(fed, &global)?;
+            pred = p;
+            (conf, uar, acc)
+        };
         let rec = RoundRecord {
             round,
             sampled: plan.len(),
@@ -508,6 +521,7 @@ mod tests {
             stream: 7,
             faults: p.faults.clone(),
             max_update_norm: p.max_update_norm,
+            final_eval_only: false,
         };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| simulate(f, from_params(p).as_mut(), &cfg, hooks).unwrap())
@@ -522,6 +536,30 @@ mod tests {
             }
         }
         o
+    }
+
+    #[test]
+    fn final_only_evaluation_changes_nothing_but_the_skipped_evaluations() {
+        let t = toy();
+        let f = fed(&t, Arch::Logistic);
+        let p = params();
+        let full = strip(run(&f, &p, 2, Hooks::default()));
+        let cfg = SimConfig {
+            rounds: p.rounds,
+            seed: p.seed,
+            stream: 7,
+            faults: p.faults.clone(),
+            max_update_norm: p.max_update_norm,
+            final_eval_only: true,
+        };
+        let last = strip(simulate(&f, from_params(&p).as_mut(), &cfg, Hooks::default()).unwrap());
+        assert_eq!((&last.params, &last.test_pred), (&full.params, &full.test_pred));
+        let r = p.rounds as usize;
+        assert_eq!(last.history[r], full.history[r], "the last round is evaluated as usual");
+        for (a, b) in last.history[..r].iter().zip(&full.history[..r]) {
+            assert!(a.test_uar.is_nan() && a.confusion.is_empty(), "round {} was evaluated", a.round);
+            assert_eq!((a.train_loss, a.accepted, a.rejected), (b.train_loss, b.accepted, b.rejected));
+        }
     }
 
     #[test]
@@ -622,7 +660,14 @@ mod tests {
         for (r, row) in t.x.chunks(12).enumerate() {
             partial.write(r, 0, row).unwrap();
         }
-        let cfg = SimConfig { rounds: 1, seed: 1, stream: 0, faults: FaultParams::default(), max_update_norm: 0.0 };
+        let cfg = SimConfig {
+            rounds: 1,
+            seed: 1,
+            stream: 0,
+            faults: FaultParams::default(),
+            max_update_norm: 0.0,
+            final_eval_only: false,
+        };
         let bad = Federation { x: FeatureSource::Disk(&partial), ..mem.clone() };
         let e = simulate(&bad, crate::strategy::from_params(&params()).as_mut(), &cfg, Hooks::default()).unwrap_err();
         assert!(e.to_string().contains("is not in the row file"), "{e}");

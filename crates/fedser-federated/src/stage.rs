@@ -233,6 +233,7 @@ pub fn run_private(
                     stream: stream_of(protocol, f.fold),
                     faults: params.faults.clone(),
                     max_update_norm: params.max_update_norm,
+                    final_eval_only: false,
                 };
                 let n_clients = fed.clients.len();
                 let hooks = if private || attr.is_some() { fp.hooks() } else { Hooks::default() };

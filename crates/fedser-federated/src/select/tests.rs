@@ -153,6 +153,7 @@ fn selection_picks_the_best_inner_candidate_without_the_test_rows_and_is_determi
                 stream: 9 ^ ((i as u64 + 1) << 56),
                 faults: q.faults.clone(),
                 max_update_norm: 0.0,
+                final_eval_only: false,
             };
             let out = simulate(&fed, strategy::from_params(&q).as_mut(), &cfg, Hooks::default()).unwrap();
             for (row, src) in conf.iter_mut().zip(&out.history[4].confusion) {
