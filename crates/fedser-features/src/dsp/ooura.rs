@@ -100,13 +100,9 @@ impl RealFft {
         // forward pass adds them, the later passes are shared and the final
         // bit reversal negates the imaginary outputs; IEEE negation is exact
         // and rounding to nearest is symmetric.
-        for v in a.iter_mut().skip(1).step_by(2) {
-            *v = -*v;
-        }
+        negate_imag(a);
         self.cft_forward(a);
-        for v in a.iter_mut().skip(1).step_by(2) {
-            *v = -*v;
-        }
+        negate_imag(a);
     }
 
     /// Ooura's `cftfsub` for n >= 64 floats: first radix-4 pass, the
@@ -123,11 +119,18 @@ impl RealFft {
         } else {
             cftfx41(n, a, nw, w);
         }
+        // Swap whole complex values (pairs of floats), one index check each.
+        let (z, _) = a.as_chunks_mut::<2>();
         for &(i, j) in &self.swaps {
-            let (i, j) = (2 * i as usize, 2 * j as usize);
-            a.swap(i, j);
-            a.swap(i + 1, j + 1);
+            z.swap(i as usize, j as usize);
         }
+    }
+}
+
+/// Negate the odd (imaginary) entries in place (exact).
+fn negate_imag(a: &mut [f32]) {
+    for c in a.chunks_exact_mut(2) {
+        c[1] = -c[1];
     }
 }
 
@@ -230,8 +233,44 @@ fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32]) {
     let nc = c.len();
     let m = n >> 1;
     let ks = 2 * nc / m;
-    let mut kk = 0;
-    for j in (2..m).step_by(2) {
+    let mut j = 2;
+    if ks == 1 {
+        // Four iterations side by side (they touch disjoint entries: j < m
+        // < k), each lane doing the scalar loop's operations in its order;
+        // fixed-size views let LLVM vectorise the lanes.
+        let (lo, hi) = a.split_at_mut(m);
+        while j + 8 <= m {
+            let kk = j / 2;
+            let xj: &mut [f32; 8] = (&mut lo[j..j + 8]).try_into().expect("rft_sub: 8 lower values");
+            // Lane l's k = n - j - 2l sits at 6 - 2l.
+            let xk: &mut [f32; 8] = (&mut hi[m - j - 6..m - j + 2]).try_into().expect("rft_sub: 8 upper values");
+            let ci: &[f32; 4] = c[kk..kk + 4].try_into().expect("rft_sub: 4 twiddles");
+            // Lane l's c[nc - kk - l] sits at 3 - l.
+            let cr: &[f32; 4] = c[nc - kk - 3..nc - kk + 1].try_into().expect("rft_sub: 4 twiddles");
+            let mut yr = [0f32; 4];
+            let mut yi = [0f32; 4];
+            for l in 0..4 {
+                let wkr = 0.5f32 - cr[3 - l];
+                let wki = ci[l];
+                let xr = xj[2 * l] - xk[6 - 2 * l];
+                let xi = xj[2 * l + 1] + xk[7 - 2 * l];
+                (yr[l], yi[l]) = if FORWARD {
+                    (wkr * xr - wki * xi, wkr * xi + wki * xr)
+                } else {
+                    (wkr * xr + wki * xi, wkr * xi - wki * xr)
+                };
+            }
+            for l in 0..4 {
+                xj[2 * l] -= yr[l];
+                xj[2 * l + 1] -= yi[l];
+                xk[6 - 2 * l] += yr[l];
+                xk[7 - 2 * l] -= yi[l];
+            }
+            j += 8;
+        }
+    }
+    let mut kk = (j / 2 - 1) * ks;
+    for j in (j..m).step_by(2) {
         let k = n - j;
         kk += ks;
         let wkr = 0.5f32 - c[nc - kk];
