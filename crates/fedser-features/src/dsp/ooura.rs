@@ -35,6 +35,8 @@ pub struct RealFft {
     c: Vec<f32>,
     /// Complex index pairs `(i, j)`, `i < j`, swapped by the bit reversal.
     swaps: Vec<(u32, u32)>,
+    /// The real-split twiddles arranged two iterations at a time ([`make_rt`]).
+    rt: Vec<[f32; 8]>,
 }
 
 impl RealFft {
@@ -62,7 +64,8 @@ impl RealFft {
                 swaps.push((i as u32, j as u32));
             }
         }
-        Self { n, w, c, swaps }
+        let rt = make_rt(n, &c);
+        Self { n, w, c, swaps, rt }
     }
 
     /// Transform size (number of real values).
@@ -81,7 +84,7 @@ impl RealFft {
         let n = self.n;
         assert_eq!(a.len(), n, "RealFft::forward: buffer length");
         self.cft_forward(a);
-        rft_sub(a, &self.c, true);
+        rft_sub(a, &self.c, &self.rt, true);
         let xi = a[0] - a[1];
         a[0] += a[1];
         a[1] = xi;
@@ -94,7 +97,7 @@ impl RealFft {
         assert_eq!(a.len(), n, "RealFft::inverse: buffer length");
         a[1] = 0.5f32 * (a[0] - a[1]);
         a[0] -= a[1];
-        rft_sub(a, &self.c, false);
+        rft_sub(a, &self.c, &self.rt, false);
         // Ooura's backward complex FFT equals conj(forward(conj(a))) to the
         // last bit: its first pass negates the imaginary inputs where the
         // forward pass adds them, the later passes are shared and the final
@@ -216,58 +219,75 @@ fn make_ct(nc: usize, c: &mut [f32]) {
 /// Split step of the forward (`rftfsub`, `sign` = 1) or inverse
 /// (`rftbsub`, `sign` = -1) real transform, dispatched with the sizes fedser
 /// uses as constants (the index checks of the inlined loop then fold away).
-fn rft_sub(a: &mut [f32], c: &[f32], forward: bool) {
+fn rft_sub(a: &mut [f32], c: &[f32], rt: &[[f32; 8]], forward: bool) {
     match (a.len(), forward) {
-        (512, true) => rft_sub_body::<true>(&mut a[..512], &c[..128]),
-        (1024, true) => rft_sub_body::<true>(&mut a[..1024], &c[..256]),
-        (_, true) => rft_sub_body::<true>(a, c),
-        (512, false) => rft_sub_body::<false>(&mut a[..512], &c[..128]),
-        (1024, false) => rft_sub_body::<false>(&mut a[..1024], &c[..256]),
-        (_, false) => rft_sub_body::<false>(a, c),
+        (512, true) => rft_sub_body::<true>(&mut a[..512], &c[..128], rt),
+        (1024, true) => rft_sub_body::<true>(&mut a[..1024], &c[..256], rt),
+        (_, true) => rft_sub_body::<true>(a, c, rt),
+        (512, false) => rft_sub_body::<false>(&mut a[..512], &c[..128], rt),
+        (1024, false) => rft_sub_body::<false>(&mut a[..1024], &c[..256], rt),
+        (_, false) => rft_sub_body::<false>(a, c, rt),
     }
 }
 
+/// The twiddles of the split step's iterations `j` and `j + 2`
+/// (`j = 2, 6, 10, ...`, `j + 2 < n/2`) arranged for [`rft_sub_body`]:
+/// `[wkr_j, wkr_j, wkr_j2, wkr_j2, -wki_j, wki_j, -wki_j2, wki_j2]` with
+/// `wkr = 0.5 - c[nc - kk]` (rounded in f32 as in the loop) and `wki = c[kk]`, `kk = j / 2`.
+fn make_rt(n: usize, c: &[f32]) -> Vec<[f32; 8]> {
+    let nc = c.len();
+    let m = n >> 1;
+    (0..(m - 2) / 4)
+        .map(|b| {
+            let kk = 1 + 2 * b;
+            let (r0, r1) = (0.5f32 - c[nc - kk], 0.5f32 - c[nc - kk - 1]);
+            let (i0, i1) = (c[kk], c[kk + 1]);
+            [r0, r0, r1, r1, -i0, i0, -i1, i1]
+        })
+        .collect()
+}
+
 #[inline(always)]
-fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32]) {
+fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32], rt: &[[f32; 8]]) {
     let n = a.len();
     let nc = c.len();
     let m = n >> 1;
     let ks = 2 * nc / m;
     let mut j = 2;
-    if ks == 1 {
-        // Four iterations side by side (they touch disjoint entries: j < m
-        // < k), each lane doing the scalar loop's operations in its order;
-        // fixed-size views let LLVM vectorise the lanes.
+    if ks == 1 && rt.len() == (m - 2) / 4 {
+        // Two iterations (j, j + 2) at a time, their complex values side by
+        // side as stored, with the twiddles pre-arranged in `rt`. Each lane
+        // computes its output with the scalar loop's operations; the only
+        // rewrites are exact: `p - q` as `p + (-q)` and `-(w q)` as `(-w) q`.
         let (lo, hi) = a.split_at_mut(m);
-        while j + 8 <= m {
-            let kk = j / 2;
-            let xj: &mut [f32; 8] = (&mut lo[j..j + 8]).try_into().expect("rft_sub: 8 lower values");
-            // Lane l's k = n - j - 2l sits at 6 - 2l.
-            let xk: &mut [f32; 8] = (&mut hi[m - j - 6..m - j + 2]).try_into().expect("rft_sub: 8 upper values");
-            let ci: &[f32; 4] = c[kk..kk + 4].try_into().expect("rft_sub: 4 twiddles");
-            // Lane l's c[nc - kk - l] sits at 3 - l.
-            let cr: &[f32; 4] = c[nc - kk - 3..nc - kk + 1].try_into().expect("rft_sub: 4 twiddles");
-            let mut yr = [0f32; 4];
-            let mut yi = [0f32; 4];
-            for l in 0..4 {
-                let wkr = 0.5f32 - cr[3 - l];
-                let wki = ci[l];
-                let xr = xj[2 * l] - xk[6 - 2 * l];
-                let xi = xj[2 * l + 1] + xk[7 - 2 * l];
-                (yr[l], yi[l]) = if FORWARD {
-                    (wkr * xr - wki * xi, wkr * xi + wki * xr)
+        for (b, t) in rt.iter().enumerate() {
+            let j = 2 + 4 * b;
+            let xj: &mut [f32; 4] = (&mut lo[j..j + 4]).try_into().expect("rft_sub: 4 lower values");
+            // k = n - j and n - j - 2, stored as [k(j + 2), k(j)].
+            let xk: &mut [f32; 4] = (&mut hi[m - j - 2..m - j + 2]).try_into().expect("rft_sub: 4 upper values");
+            let h = [xk[2], xk[3], xk[0], xk[1]];
+            // [xr, xi] = [a[j] - a[k], a[j + 1] + a[k + 1]] per iteration.
+            let x = [xj[0] + -h[0], xj[1] + h[1], xj[2] + -h[2], xj[3] + h[3]];
+            let xs = [x[1], x[0], x[3], x[2]];
+            let wr: [f32; 4] = t[..4].try_into().expect("rft_sub: twiddles");
+            let wi: [f32; 4] = t[4..].try_into().expect("rft_sub: twiddles");
+            // Forward: [wkr xr - wki xi, wkr xi + wki xr] with wi = [-wki, wki];
+            // inverse: [wkr xr + wki xi, wkr xi - wki xr].
+            let y: [f32; 4] = std::array::from_fn(|l| {
+                if FORWARD {
+                    wr[l] * x[l] + wi[l] * xs[l]
                 } else {
-                    (wkr * xr + wki * xi, wkr * xi - wki * xr)
-                };
-            }
+                    wr[l] * x[l] - wi[l] * xs[l]
+                }
+            });
             for l in 0..4 {
-                xj[2 * l] -= yr[l];
-                xj[2 * l + 1] -= yi[l];
-                xk[6 - 2 * l] += yr[l];
-                xk[7 - 2 * l] -= yi[l];
+                xj[l] -= y[l];
             }
-            j += 8;
+            // a[k] += yr, a[k + 1] -= yi.
+            let o = [h[0] + y[0], h[1] + -y[1], h[2] + y[2], h[3] + -y[3]];
+            *xk = [o[2], o[3], o[0], o[1]];
         }
+        j += 4 * rt.len();
     }
     let mut kk = (j / 2 - 1) * ks;
     for j in (j..m).step_by(2) {
