@@ -1140,8 +1140,32 @@ fn cftmdl1_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3] = x1r + x3i;
     a[j3 + 1] = x1i - x3r;
     let wn4r = w[1];
-    let mut k = 0;
     let mut j = 2;
+    // Iterations j and j + 2 at a time: their two ascending butterflies
+    // (complex values j, j + 2 side by side as stored) and their two
+    // mirrored ones (m - j - 2, m - j), each lane with the scalar loop's
+    // operations (see `mdl1_pair` for the exact rewrites).
+    while j + 2 < mh {
+        let t: &[f32; 8] = w[2 * j..2 * j + 8].try_into().expect("cftmdl1: 8 twiddles");
+        // Ascending: (wk1r, wk1i, wk3r, wk3i) of iterations j, j + 2.
+        let tw = [
+            [t[0], t[0], t[4], t[4]],
+            [-t[1], t[1], -t[5], t[5]],
+            [t[2], t[2], t[6], t[6]],
+            [t[3], -t[3], t[7], -t[7]],
+        ];
+        mdl1_pair(a, j, m, &tw);
+        // Mirrored: (wk1i, wk1r, wk3i, wk3r) of iterations j + 2, j.
+        let tw = [
+            [t[5], t[5], t[1], t[1]],
+            [-t[4], t[4], -t[0], t[0]],
+            [t[7], t[7], t[3], t[3]],
+            [t[6], -t[6], t[2], -t[2]],
+        ];
+        mdl1_pair(a, m - j - 2, m, &tw);
+        j += 4;
+    }
+    let mut k = 2 * j - 4;
     while j < mh {
         k += 4;
         let wk1r = w[k];
@@ -1221,6 +1245,39 @@ fn cftmdl1_body(n: usize, a: &mut [f32], w: &[f32]) {
     let x0i = x1i - x3r;
     a[j3] = -wn4r * (x0r + x0i);
     a[j3 + 1] = -wn4r * (x0i - x0r);
+}
+
+/// Two radix-4 butterflies of `cftmdl1`'s loop on the complex values at `p`
+/// and `p + 2` (and `+ m`, `+ 2m`, `+ 3m`), in storage order. For a lane
+/// pair with twiddles (A, B, C, D) `tw` holds `[A, A]`, `[-B, B]`, `[C, C]`,
+/// `[D, -D]`: `A yr - B yi` is computed as `A yr + (-B) yi` and
+/// `x1r - x3i` as `x1r + (-x3i)`, which are equal bit for bit in IEEE
+/// arithmetic (negation is exact and rounding is sign-symmetric).
+#[inline(always)]
+fn mdl1_pair(a: &mut [f32], p: usize, m: usize, tw: &[[f32; 4]; 4]) {
+    let ld = |a: &[f32], s: usize| -> [f32; 4] { a[s..s + 4].try_into().expect("cftmdl1: 4 values") };
+    let q0 = ld(a, p);
+    let q1 = ld(a, p + m);
+    let q2 = ld(a, p + 2 * m);
+    let q3 = ld(a, p + 3 * m);
+    let lane = |f: &dyn Fn(usize) -> f32| -> [f32; 4] { std::array::from_fn(f) };
+    let x0 = lane(&|l| q0[l] + q2[l]);
+    let x1 = lane(&|l| q0[l] - q2[l]);
+    let x2 = lane(&|l| q1[l] + q3[l]);
+    let x3 = lane(&|l| q1[l] - q3[l]);
+    let o0 = lane(&|l| x0[l] + x2[l]);
+    let o1 = lane(&|l| x0[l] - x2[l]);
+    // [x1r - x3i, x1i + x3r] and [x1r + x3i, x1i - x3r] per butterfly.
+    let y = [x1[0] + -x3[1], x1[1] + x3[0], x1[2] + -x3[3], x1[3] + x3[2]];
+    let z = [x1[0] + x3[1], x1[1] + -x3[0], x1[2] + x3[3], x1[3] + -x3[2]];
+    let ys = [y[1], y[0], y[3], y[2]];
+    let zs = [z[1], z[0], z[3], z[2]];
+    let o2 = lane(&|l| tw[0][l] * y[l] + tw[1][l] * ys[l]);
+    let o3 = lane(&|l| tw[2][l] * z[l] + tw[3][l] * zs[l]);
+    a[p..p + 4].copy_from_slice(&o0);
+    a[p + m..p + m + 4].copy_from_slice(&o1);
+    a[p + 2 * m..p + 2 * m + 4].copy_from_slice(&o2);
+    a[p + 3 * m..p + 3 * m + 4].copy_from_slice(&o3);
 }
 
 /// Dispatch to [`cftmdl2_body`] with the sizes fedser uses as constants (the
