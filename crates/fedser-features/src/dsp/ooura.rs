@@ -1319,9 +1319,42 @@ fn cftmdl2_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j2 + 1] = x1i + y0r;
     a[j3] = x1r + y0i;
     a[j3 + 1] = x1i - y0r;
-    let mut k = 0;
-    let mut kr = 2 * m;
     let mut j = 2;
+    // Iterations j and j + 2 at a time, as in `cftmdl1_body` (see
+    // `mdl2_pair`): twiddles (wk*) of both from `t`, (wd*) from `u`.
+    while j + 2 < mh {
+        let t: &[f32; 8] = w[2 * j..2 * j + 8].try_into().expect("cftmdl2: 8 twiddles");
+        let kr = 2 * m - 2 * j - 4;
+        let u: &[f32; 8] = w[kr..kr + 8].try_into().expect("cftmdl2: 8 twiddles");
+        // Ascending (iterations j, j + 2): wk1, wd1, wk3, wd3.
+        let tw = [
+            [t[0], t[0], t[4], t[4]],
+            [-t[1], t[1], -t[5], t[5]],
+            [u[5], u[5], u[1], u[1]],
+            [-u[4], u[4], -u[0], u[0]],
+            [t[2], t[2], t[6], t[6]],
+            [t[3], -t[3], t[7], -t[7]],
+            [u[7], u[7], u[3], u[3]],
+            [u[6], -u[6], u[2], -u[2]],
+        ];
+        mdl2_pair(a, j, m, &tw);
+        // Mirrored (iterations j + 2, j): wd1 and wk1, wd3 and wk3 swapped
+        // in role, real and imaginary parts too.
+        let tw = [
+            [u[0], u[0], u[4], u[4]],
+            [-u[1], u[1], -u[5], u[5]],
+            [t[5], t[5], t[1], t[1]],
+            [-t[4], t[4], -t[0], t[0]],
+            [u[2], u[2], u[6], u[6]],
+            [u[3], -u[3], u[7], -u[7]],
+            [t[7], t[7], t[3], t[3]],
+            [t[6], -t[6], t[2], -t[2]],
+        ];
+        mdl2_pair(a, m - j - 2, m, &tw);
+        j += 4;
+    }
+    let mut k = 2 * j - 4;
+    let mut kr = 2 * m - k;
     while j < mh {
         k += 4;
         let wk1r = w[k];
@@ -1420,6 +1453,40 @@ fn cftmdl2_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j2 + 1] = y0i - y2i;
     a[j3] = y0r + y2r;
     a[j3 + 1] = y0i + y2i;
+}
+
+/// Two radix-4 butterflies of `cftmdl2`'s loop on the complex values at `p`
+/// and `p + 2` (and `+ m`, `+ 2m`, `+ 3m`), in storage order, with the
+/// rewrites of [`mdl1_pair`]. `tw` holds, per lane pair, `[A, A]`, `[-B, B]`
+/// for each of the two products `A xr - B xi, A xi + B xr` and `[C, C]`,
+/// `[D, -D]` for each of the two products `C xr + D xi, C xi - D xr`.
+#[inline(always)]
+fn mdl2_pair(a: &mut [f32], p: usize, m: usize, tw: &[[f32; 4]; 8]) {
+    let ld = |a: &[f32], s: usize| -> [f32; 4] { a[s..s + 4].try_into().expect("cftmdl2: 4 values") };
+    let q0 = ld(a, p);
+    let q1 = ld(a, p + m);
+    let q2 = ld(a, p + 2 * m);
+    let q3 = ld(a, p + 3 * m);
+    let lane = |f: &dyn Fn(usize) -> f32| -> [f32; 4] { std::array::from_fn(f) };
+    let sw = |v: [f32; 4]| [v[1], v[0], v[3], v[2]];
+    // [a[j] - a[j2 + 1], a[j + 1] + a[j2]] and [a[j] + a[j2 + 1], a[j + 1] - a[j2]].
+    let x0 = [q0[0] + -q2[1], q0[1] + q2[0], q0[2] + -q2[3], q0[3] + q2[2]];
+    let x1 = [q0[0] + q2[1], q0[1] + -q2[0], q0[2] + q2[3], q0[3] + -q2[2]];
+    let x2 = [q1[0] + -q3[1], q1[1] + q3[0], q1[2] + -q3[3], q1[3] + q3[2]];
+    let x3 = [q1[0] + q3[1], q1[1] + -q3[0], q1[2] + q3[3], q1[3] + -q3[2]];
+    let (x0s, x1s, x2s, x3s) = (sw(x0), sw(x1), sw(x2), sw(x3));
+    let y0 = lane(&|l| tw[0][l] * x0[l] + tw[1][l] * x0s[l]);
+    let y2 = lane(&|l| tw[2][l] * x2[l] + tw[3][l] * x2s[l]);
+    let o0 = lane(&|l| y0[l] + y2[l]);
+    let o1 = lane(&|l| y0[l] - y2[l]);
+    let y0 = lane(&|l| tw[4][l] * x1[l] + tw[5][l] * x1s[l]);
+    let y2 = lane(&|l| tw[6][l] * x3[l] + tw[7][l] * x3s[l]);
+    let o2 = lane(&|l| y0[l] + y2[l]);
+    let o3 = lane(&|l| y0[l] - y2[l]);
+    a[p..p + 4].copy_from_slice(&o0);
+    a[p + m..p + m + 4].copy_from_slice(&o1);
+    a[p + 2 * m..p + 2 * m + 4].copy_from_slice(&o2);
+    a[p + 3 * m..p + 3 * m + 4].copy_from_slice(&o3);
 }
 
 #[cfg(test)]
