@@ -273,13 +273,16 @@ fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32], rt: &[[f32; 8]]) 
             let wi: [f32; 4] = t[4..].try_into().expect("rft_sub: twiddles");
             // Forward: [wkr xr - wki xi, wkr xi + wki xr] with wi = [-wki, wki];
             // inverse: [wkr xr + wki xi, wkr xi - wki xr].
-            let y: [f32; 4] = std::array::from_fn(|l| {
-                if FORWARD {
-                    wr[l] * x[l] + wi[l] * xs[l]
-                } else {
-                    wr[l] * x[l] - wi[l] * xs[l]
-                }
-            });
+            let y: [f32; 4] =
+                std::array::from_fn(
+                    |l| {
+                        if FORWARD {
+                            wr[l] * x[l] + wi[l] * xs[l]
+                        } else {
+                            wr[l] * x[l] - wi[l] * xs[l]
+                        }
+                    },
+                );
             for l in 0..4 {
                 xj[l] -= y[l];
             }
