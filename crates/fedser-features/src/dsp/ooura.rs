@@ -949,93 +949,23 @@ fn cftf1st_body(n: usize, a: &mut [f32], w: &[f32]) {
         wd1i = w[k + 1];
         wd3r = w[k + 2];
         wd3i = w[k + 3];
-        let j1 = j + m;
-        let j2 = j1 + m;
-        let j3 = j2 + m;
-        let x0r = a[j] + a[j2];
-        let x0i = a[j + 1] + a[j2 + 1];
-        let x1r = a[j] - a[j2];
-        let x1i = a[j + 1] - a[j2 + 1];
-        let y0r = a[j + 2] + a[j2 + 2];
-        let y0i = a[j + 3] + a[j2 + 3];
-        let y1r = a[j + 2] - a[j2 + 2];
-        let y1i = a[j + 3] - a[j2 + 3];
-        let x2r = a[j1] + a[j3];
-        let x2i = a[j1 + 1] + a[j3 + 1];
-        let x3r = a[j1] - a[j3];
-        let x3i = a[j1 + 1] - a[j3 + 1];
-        let y2r = a[j1 + 2] + a[j3 + 2];
-        let y2i = a[j1 + 3] + a[j3 + 3];
-        let y3r = a[j1 + 2] - a[j3 + 2];
-        let y3i = a[j1 + 3] - a[j3 + 3];
-        a[j] = x0r + x2r;
-        a[j + 1] = x0i + x2i;
-        a[j + 2] = y0r + y2r;
-        a[j + 3] = y0i + y2i;
-        a[j1] = x0r - x2r;
-        a[j1 + 1] = x0i - x2i;
-        a[j1 + 2] = y0r - y2r;
-        a[j1 + 3] = y0i - y2i;
-        let x0r = x1r - x3i;
-        let x0i = x1i + x3r;
-        a[j2] = wk1r * x0r - wk1i * x0i;
-        a[j2 + 1] = wk1r * x0i + wk1i * x0r;
-        let x0r = y1r - y3i;
-        let x0i = y1i + y3r;
-        a[j2 + 2] = wd1r * x0r - wd1i * x0i;
-        a[j2 + 3] = wd1r * x0i + wd1i * x0r;
-        let x0r = x1r + x3i;
-        let x0i = x1i - x3r;
-        a[j3] = wk3r * x0r + wk3i * x0i;
-        a[j3 + 1] = wk3r * x0i - wk3i * x0r;
-        let x0r = y1r + y3i;
-        let x0i = y1i - y3r;
-        a[j3 + 2] = wd3r * x0r + wd3i * x0i;
-        a[j3 + 3] = wd3r * x0i - wd3i * x0r;
-        let j0 = m - j;
-        let j1 = j0 + m;
-        let j2 = j1 + m;
-        let j3 = j2 + m;
-        let x0r = a[j0] + a[j2];
-        let x0i = a[j0 + 1] + a[j2 + 1];
-        let x1r = a[j0] - a[j2];
-        let x1i = a[j0 + 1] - a[j2 + 1];
-        let y0r = a[j0 - 2] + a[j2 - 2];
-        let y0i = a[j0 - 1] + a[j2 - 1];
-        let y1r = a[j0 - 2] - a[j2 - 2];
-        let y1i = a[j0 - 1] - a[j2 - 1];
-        let x2r = a[j1] + a[j3];
-        let x2i = a[j1 + 1] + a[j3 + 1];
-        let x3r = a[j1] - a[j3];
-        let x3i = a[j1 + 1] - a[j3 + 1];
-        let y2r = a[j1 - 2] + a[j3 - 2];
-        let y2i = a[j1 - 1] + a[j3 - 1];
-        let y3r = a[j1 - 2] - a[j3 - 2];
-        let y3i = a[j1 - 1] - a[j3 - 1];
-        a[j0] = x0r + x2r;
-        a[j0 + 1] = x0i + x2i;
-        a[j0 - 2] = y0r + y2r;
-        a[j0 - 1] = y0i + y2i;
-        a[j1] = x0r - x2r;
-        a[j1 + 1] = x0i - x2i;
-        a[j1 - 2] = y0r - y2r;
-        a[j1 - 1] = y0i - y2i;
-        let x0r = x1r - x3i;
-        let x0i = x1i + x3r;
-        a[j2] = wk1i * x0r - wk1r * x0i;
-        a[j2 + 1] = wk1i * x0i + wk1r * x0r;
-        let x0r = y1r - y3i;
-        let x0i = y1i + y3r;
-        a[j2 - 2] = wd1i * x0r - wd1r * x0i;
-        a[j2 - 1] = wd1i * x0i + wd1r * x0r;
-        let x0r = x1r + x3i;
-        let x0i = x1i - x3r;
-        a[j3] = wk3i * x0r + wk3r * x0i;
-        a[j3 + 1] = wk3i * x0i - wk3r * x0r;
-        let x0r = y1r + y3i;
-        let x0i = y1i - y3r;
-        a[j3 - 2] = wd3i * x0r + wd3r * x0i;
-        a[j3 - 1] = wd3i * x0i - wd3r * x0r;
+        // The butterflies at j (twiddles wk) and j + 2 (wd) side by side as
+        // stored, then the mirrored ones at m - j - 2 (wd) and m - j (wk),
+        // with the exact rewrites of `mdl1_pair`.
+        let tw = [
+            [wk1r, wk1r, wd1r, wd1r],
+            [-wk1i, wk1i, -wd1i, wd1i],
+            [wk3r, wk3r, wd3r, wd3r],
+            [wk3i, -wk3i, wd3i, -wd3i],
+        ];
+        mdl1_pair(a, j, m, &tw);
+        let tw = [
+            [wd1i, wd1i, wk1i, wk1i],
+            [-wd1r, wd1r, -wk1r, wk1r],
+            [wd3i, wd3i, wk3i, wk3i],
+            [wd3r, -wd3r, wk3r, -wk3r],
+        ];
+        mdl1_pair(a, m - j - 2, m, &tw);
         j += 4;
     }
     let wk1r = csc1 * (wd1r + wn4r);
