@@ -35,6 +35,8 @@ pub struct RealFft {
     c: Vec<f32>,
     /// Complex index pairs `(i, j)`, `i < j`, swapped by the bit reversal.
     swaps: Vec<(u32, u32)>,
+    /// The real-split twiddles arranged two iterations at a time ([`make_rt`]).
+    rt: Vec<[f32; 8]>,
 }
 
 impl RealFft {
@@ -62,7 +64,8 @@ impl RealFft {
                 swaps.push((i as u32, j as u32));
             }
         }
-        Self { n, w, c, swaps }
+        let rt = make_rt(n, &c);
+        Self { n, w, c, swaps, rt }
     }
 
     /// Transform size (number of real values).
@@ -81,7 +84,7 @@ impl RealFft {
         let n = self.n;
         assert_eq!(a.len(), n, "RealFft::forward: buffer length");
         self.cft_forward(a);
-        rft_sub(a, &self.c, true);
+        rft_sub(a, &self.c, &self.rt, true);
         let xi = a[0] - a[1];
         a[0] += a[1];
         a[1] = xi;
@@ -94,19 +97,15 @@ impl RealFft {
         assert_eq!(a.len(), n, "RealFft::inverse: buffer length");
         a[1] = 0.5f32 * (a[0] - a[1]);
         a[0] -= a[1];
-        rft_sub(a, &self.c, false);
+        rft_sub(a, &self.c, &self.rt, false);
         // Ooura's backward complex FFT equals conj(forward(conj(a))) to the
         // last bit: its first pass negates the imaginary inputs where the
         // forward pass adds them, the later passes are shared and the final
         // bit reversal negates the imaginary outputs; IEEE negation is exact
         // and rounding to nearest is symmetric.
-        for v in a.iter_mut().skip(1).step_by(2) {
-            *v = -*v;
-        }
+        negate_imag(a);
         self.cft_forward(a);
-        for v in a.iter_mut().skip(1).step_by(2) {
-            *v = -*v;
-        }
+        negate_imag(a);
     }
 
     /// Ooura's `cftfsub` for n >= 64 floats: first radix-4 pass, the
@@ -123,11 +122,18 @@ impl RealFft {
         } else {
             cftfx41(n, a, nw, w);
         }
+        // Swap whole complex values (pairs of floats), one index check each.
+        let (z, _) = a.as_chunks_mut::<2>();
         for &(i, j) in &self.swaps {
-            let (i, j) = (2 * i as usize, 2 * j as usize);
-            a.swap(i, j);
-            a.swap(i + 1, j + 1);
+            z.swap(i as usize, j as usize);
         }
+    }
+}
+
+/// Negate the odd (imaginary) entries in place (exact).
+fn negate_imag(a: &mut [f32]) {
+    for c in a.chunks_exact_mut(2) {
+        c[1] = -c[1];
     }
 }
 
@@ -213,25 +219,81 @@ fn make_ct(nc: usize, c: &mut [f32]) {
 /// Split step of the forward (`rftfsub`, `sign` = 1) or inverse
 /// (`rftbsub`, `sign` = -1) real transform, dispatched with the sizes fedser
 /// uses as constants (the index checks of the inlined loop then fold away).
-fn rft_sub(a: &mut [f32], c: &[f32], forward: bool) {
+fn rft_sub(a: &mut [f32], c: &[f32], rt: &[[f32; 8]], forward: bool) {
     match (a.len(), forward) {
-        (512, true) => rft_sub_body::<true>(&mut a[..512], &c[..128]),
-        (1024, true) => rft_sub_body::<true>(&mut a[..1024], &c[..256]),
-        (_, true) => rft_sub_body::<true>(a, c),
-        (512, false) => rft_sub_body::<false>(&mut a[..512], &c[..128]),
-        (1024, false) => rft_sub_body::<false>(&mut a[..1024], &c[..256]),
-        (_, false) => rft_sub_body::<false>(a, c),
+        (512, true) => rft_sub_body::<true>(&mut a[..512], &c[..128], rt),
+        (1024, true) => rft_sub_body::<true>(&mut a[..1024], &c[..256], rt),
+        (_, true) => rft_sub_body::<true>(a, c, rt),
+        (512, false) => rft_sub_body::<false>(&mut a[..512], &c[..128], rt),
+        (1024, false) => rft_sub_body::<false>(&mut a[..1024], &c[..256], rt),
+        (_, false) => rft_sub_body::<false>(a, c, rt),
     }
 }
 
+/// The twiddles of the split step's iterations `j` and `j + 2`
+/// (`j = 2, 6, 10, ...`, `j + 2 < n/2`) arranged for [`rft_sub_body`]:
+/// `[wkr_j, wkr_j, wkr_j2, wkr_j2, -wki_j, wki_j, -wki_j2, wki_j2]` with
+/// `wkr = 0.5 - c[nc - kk]` (rounded in f32 as in the loop) and `wki = c[kk]`, `kk = j / 2`.
+fn make_rt(n: usize, c: &[f32]) -> Vec<[f32; 8]> {
+    let nc = c.len();
+    let m = n >> 1;
+    (0..(m - 2) / 4)
+        .map(|b| {
+            let kk = 1 + 2 * b;
+            let (r0, r1) = (0.5f32 - c[nc - kk], 0.5f32 - c[nc - kk - 1]);
+            let (i0, i1) = (c[kk], c[kk + 1]);
+            [r0, r0, r1, r1, -i0, i0, -i1, i1]
+        })
+        .collect()
+}
+
 #[inline(always)]
-fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32]) {
+fn rft_sub_body<const FORWARD: bool>(a: &mut [f32], c: &[f32], rt: &[[f32; 8]]) {
     let n = a.len();
     let nc = c.len();
     let m = n >> 1;
     let ks = 2 * nc / m;
-    let mut kk = 0;
-    for j in (2..m).step_by(2) {
+    let mut j = 2;
+    if ks == 1 && rt.len() == (m - 2) / 4 {
+        // Two iterations (j, j + 2) at a time, their complex values side by
+        // side as stored, with the twiddles pre-arranged in `rt`. Each lane
+        // computes its output with the scalar loop's operations; the only
+        // rewrites are exact: `p - q` as `p + (-q)` and `-(w q)` as `(-w) q`.
+        let (lo, hi) = a.split_at_mut(m);
+        for (b, t) in rt.iter().enumerate() {
+            let j = 2 + 4 * b;
+            let xj: &mut [f32; 4] = (&mut lo[j..j + 4]).try_into().expect("rft_sub: 4 lower values");
+            // k = n - j and n - j - 2, stored as [k(j + 2), k(j)].
+            let xk: &mut [f32; 4] = (&mut hi[m - j - 2..m - j + 2]).try_into().expect("rft_sub: 4 upper values");
+            let h = [xk[2], xk[3], xk[0], xk[1]];
+            // [xr, xi] = [a[j] - a[k], a[j + 1] + a[k + 1]] per iteration.
+            let x = [xj[0] + -h[0], xj[1] + h[1], xj[2] + -h[2], xj[3] + h[3]];
+            let xs = [x[1], x[0], x[3], x[2]];
+            let wr: [f32; 4] = t[..4].try_into().expect("rft_sub: twiddles");
+            let wi: [f32; 4] = t[4..].try_into().expect("rft_sub: twiddles");
+            // Forward: [wkr xr - wki xi, wkr xi + wki xr] with wi = [-wki, wki];
+            // inverse: [wkr xr + wki xi, wkr xi - wki xr].
+            let y: [f32; 4] =
+                std::array::from_fn(
+                    |l| {
+                        if FORWARD {
+                            wr[l] * x[l] + wi[l] * xs[l]
+                        } else {
+                            wr[l] * x[l] - wi[l] * xs[l]
+                        }
+                    },
+                );
+            for l in 0..4 {
+                xj[l] -= y[l];
+            }
+            // a[k] += yr, a[k + 1] -= yi.
+            let o = [h[0] + y[0], h[1] + -y[1], h[2] + y[2], h[3] + -y[3]];
+            *xk = [o[2], o[3], o[0], o[1]];
+        }
+        j += 4 * rt.len();
+    }
+    let mut kk = (j / 2 - 1) * ks;
+    for j in (j..m).step_by(2) {
         let k = n - j;
         kk += ks;
         let wkr = 0.5f32 - c[nc - kk];
@@ -887,93 +949,23 @@ fn cftf1st_body(n: usize, a: &mut [f32], w: &[f32]) {
         wd1i = w[k + 1];
         wd3r = w[k + 2];
         wd3i = w[k + 3];
-        let j1 = j + m;
-        let j2 = j1 + m;
-        let j3 = j2 + m;
-        let x0r = a[j] + a[j2];
-        let x0i = a[j + 1] + a[j2 + 1];
-        let x1r = a[j] - a[j2];
-        let x1i = a[j + 1] - a[j2 + 1];
-        let y0r = a[j + 2] + a[j2 + 2];
-        let y0i = a[j + 3] + a[j2 + 3];
-        let y1r = a[j + 2] - a[j2 + 2];
-        let y1i = a[j + 3] - a[j2 + 3];
-        let x2r = a[j1] + a[j3];
-        let x2i = a[j1 + 1] + a[j3 + 1];
-        let x3r = a[j1] - a[j3];
-        let x3i = a[j1 + 1] - a[j3 + 1];
-        let y2r = a[j1 + 2] + a[j3 + 2];
-        let y2i = a[j1 + 3] + a[j3 + 3];
-        let y3r = a[j1 + 2] - a[j3 + 2];
-        let y3i = a[j1 + 3] - a[j3 + 3];
-        a[j] = x0r + x2r;
-        a[j + 1] = x0i + x2i;
-        a[j + 2] = y0r + y2r;
-        a[j + 3] = y0i + y2i;
-        a[j1] = x0r - x2r;
-        a[j1 + 1] = x0i - x2i;
-        a[j1 + 2] = y0r - y2r;
-        a[j1 + 3] = y0i - y2i;
-        let x0r = x1r - x3i;
-        let x0i = x1i + x3r;
-        a[j2] = wk1r * x0r - wk1i * x0i;
-        a[j2 + 1] = wk1r * x0i + wk1i * x0r;
-        let x0r = y1r - y3i;
-        let x0i = y1i + y3r;
-        a[j2 + 2] = wd1r * x0r - wd1i * x0i;
-        a[j2 + 3] = wd1r * x0i + wd1i * x0r;
-        let x0r = x1r + x3i;
-        let x0i = x1i - x3r;
-        a[j3] = wk3r * x0r + wk3i * x0i;
-        a[j3 + 1] = wk3r * x0i - wk3i * x0r;
-        let x0r = y1r + y3i;
-        let x0i = y1i - y3r;
-        a[j3 + 2] = wd3r * x0r + wd3i * x0i;
-        a[j3 + 3] = wd3r * x0i - wd3i * x0r;
-        let j0 = m - j;
-        let j1 = j0 + m;
-        let j2 = j1 + m;
-        let j3 = j2 + m;
-        let x0r = a[j0] + a[j2];
-        let x0i = a[j0 + 1] + a[j2 + 1];
-        let x1r = a[j0] - a[j2];
-        let x1i = a[j0 + 1] - a[j2 + 1];
-        let y0r = a[j0 - 2] + a[j2 - 2];
-        let y0i = a[j0 - 1] + a[j2 - 1];
-        let y1r = a[j0 - 2] - a[j2 - 2];
-        let y1i = a[j0 - 1] - a[j2 - 1];
-        let x2r = a[j1] + a[j3];
-        let x2i = a[j1 + 1] + a[j3 + 1];
-        let x3r = a[j1] - a[j3];
-        let x3i = a[j1 + 1] - a[j3 + 1];
-        let y2r = a[j1 - 2] + a[j3 - 2];
-        let y2i = a[j1 - 1] + a[j3 - 1];
-        let y3r = a[j1 - 2] - a[j3 - 2];
-        let y3i = a[j1 - 1] - a[j3 - 1];
-        a[j0] = x0r + x2r;
-        a[j0 + 1] = x0i + x2i;
-        a[j0 - 2] = y0r + y2r;
-        a[j0 - 1] = y0i + y2i;
-        a[j1] = x0r - x2r;
-        a[j1 + 1] = x0i - x2i;
-        a[j1 - 2] = y0r - y2r;
-        a[j1 - 1] = y0i - y2i;
-        let x0r = x1r - x3i;
-        let x0i = x1i + x3r;
-        a[j2] = wk1i * x0r - wk1r * x0i;
-        a[j2 + 1] = wk1i * x0i + wk1r * x0r;
-        let x0r = y1r - y3i;
-        let x0i = y1i + y3r;
-        a[j2 - 2] = wd1i * x0r - wd1r * x0i;
-        a[j2 - 1] = wd1i * x0i + wd1r * x0r;
-        let x0r = x1r + x3i;
-        let x0i = x1i - x3r;
-        a[j3] = wk3i * x0r + wk3r * x0i;
-        a[j3 + 1] = wk3i * x0i - wk3r * x0r;
-        let x0r = y1r + y3i;
-        let x0i = y1i - y3r;
-        a[j3 - 2] = wd3i * x0r + wd3r * x0i;
-        a[j3 - 1] = wd3i * x0i - wd3r * x0r;
+        // The butterflies at j (twiddles wk) and j + 2 (wd) side by side as
+        // stored, then the mirrored ones at m - j - 2 (wd) and m - j (wk),
+        // with the exact rewrites of `mdl1_pair`.
+        let tw = [
+            [wk1r, wk1r, wd1r, wd1r],
+            [-wk1i, wk1i, -wd1i, wd1i],
+            [wk3r, wk3r, wd3r, wd3r],
+            [wk3i, -wk3i, wd3i, -wd3i],
+        ];
+        mdl1_pair(a, j, m, &tw);
+        let tw = [
+            [wd1i, wd1i, wk1i, wk1i],
+            [-wd1r, wd1r, -wk1r, wk1r],
+            [wd3i, wd3i, wk3i, wk3i],
+            [wd3r, -wd3r, wk3r, -wk3r],
+        ];
+        mdl1_pair(a, m - j - 2, m, &tw);
         j += 4;
     }
     let wk1r = csc1 * (wd1r + wn4r);
@@ -1081,8 +1073,32 @@ fn cftmdl1_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3] = x1r + x3i;
     a[j3 + 1] = x1i - x3r;
     let wn4r = w[1];
-    let mut k = 0;
     let mut j = 2;
+    // Iterations j and j + 2 at a time: their two ascending butterflies
+    // (complex values j, j + 2 side by side as stored) and their two
+    // mirrored ones (m - j - 2, m - j), each lane with the scalar loop's
+    // operations (see `mdl1_pair` for the exact rewrites).
+    while j + 2 < mh {
+        let t: &[f32; 8] = w[2 * j..2 * j + 8].try_into().expect("cftmdl1: 8 twiddles");
+        // Ascending: (wk1r, wk1i, wk3r, wk3i) of iterations j, j + 2.
+        let tw = [
+            [t[0], t[0], t[4], t[4]],
+            [-t[1], t[1], -t[5], t[5]],
+            [t[2], t[2], t[6], t[6]],
+            [t[3], -t[3], t[7], -t[7]],
+        ];
+        mdl1_pair(a, j, m, &tw);
+        // Mirrored: (wk1i, wk1r, wk3i, wk3r) of iterations j + 2, j.
+        let tw = [
+            [t[5], t[5], t[1], t[1]],
+            [-t[4], t[4], -t[0], t[0]],
+            [t[7], t[7], t[3], t[3]],
+            [t[6], -t[6], t[2], -t[2]],
+        ];
+        mdl1_pair(a, m - j - 2, m, &tw);
+        j += 4;
+    }
+    let mut k = 2 * j - 4;
     while j < mh {
         k += 4;
         let wk1r = w[k];
@@ -1164,6 +1180,39 @@ fn cftmdl1_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3 + 1] = -wn4r * (x0i - x0r);
 }
 
+/// Two radix-4 butterflies of `cftmdl1`'s loop on the complex values at `p`
+/// and `p + 2` (and `+ m`, `+ 2m`, `+ 3m`), in storage order. For a lane
+/// pair with twiddles (A, B, C, D) `tw` holds `[A, A]`, `[-B, B]`, `[C, C]`,
+/// `[D, -D]`: `A yr - B yi` is computed as `A yr + (-B) yi` and
+/// `x1r - x3i` as `x1r + (-x3i)`, which are equal bit for bit in IEEE
+/// arithmetic (negation is exact and rounding is sign-symmetric).
+#[inline(always)]
+fn mdl1_pair(a: &mut [f32], p: usize, m: usize, tw: &[[f32; 4]; 4]) {
+    let ld = |a: &[f32], s: usize| -> [f32; 4] { a[s..s + 4].try_into().expect("cftmdl1: 4 values") };
+    let q0 = ld(a, p);
+    let q1 = ld(a, p + m);
+    let q2 = ld(a, p + 2 * m);
+    let q3 = ld(a, p + 3 * m);
+    let lane = |f: &dyn Fn(usize) -> f32| -> [f32; 4] { std::array::from_fn(f) };
+    let x0 = lane(&|l| q0[l] + q2[l]);
+    let x1 = lane(&|l| q0[l] - q2[l]);
+    let x2 = lane(&|l| q1[l] + q3[l]);
+    let x3 = lane(&|l| q1[l] - q3[l]);
+    let o0 = lane(&|l| x0[l] + x2[l]);
+    let o1 = lane(&|l| x0[l] - x2[l]);
+    // [x1r - x3i, x1i + x3r] and [x1r + x3i, x1i - x3r] per butterfly.
+    let y = [x1[0] + -x3[1], x1[1] + x3[0], x1[2] + -x3[3], x1[3] + x3[2]];
+    let z = [x1[0] + x3[1], x1[1] + -x3[0], x1[2] + x3[3], x1[3] + -x3[2]];
+    let ys = [y[1], y[0], y[3], y[2]];
+    let zs = [z[1], z[0], z[3], z[2]];
+    let o2 = lane(&|l| tw[0][l] * y[l] + tw[1][l] * ys[l]);
+    let o3 = lane(&|l| tw[2][l] * z[l] + tw[3][l] * zs[l]);
+    a[p..p + 4].copy_from_slice(&o0);
+    a[p + m..p + m + 4].copy_from_slice(&o1);
+    a[p + 2 * m..p + 2 * m + 4].copy_from_slice(&o2);
+    a[p + 3 * m..p + 3 * m + 4].copy_from_slice(&o3);
+}
+
 /// Dispatch to [`cftmdl2_body`] with the sizes fedser uses as constants (the
 /// index checks of the inlined body then fold away).
 fn cftmdl2(n: usize, a: &mut [f32], w: &[f32]) {
@@ -1203,9 +1252,42 @@ fn cftmdl2_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j2 + 1] = x1i + y0r;
     a[j3] = x1r + y0i;
     a[j3 + 1] = x1i - y0r;
-    let mut k = 0;
-    let mut kr = 2 * m;
     let mut j = 2;
+    // Iterations j and j + 2 at a time, as in `cftmdl1_body` (see
+    // `mdl2_pair`): twiddles (wk*) of both from `t`, (wd*) from `u`.
+    while j + 2 < mh {
+        let t: &[f32; 8] = w[2 * j..2 * j + 8].try_into().expect("cftmdl2: 8 twiddles");
+        let kr = 2 * m - 2 * j - 4;
+        let u: &[f32; 8] = w[kr..kr + 8].try_into().expect("cftmdl2: 8 twiddles");
+        // Ascending (iterations j, j + 2): wk1, wd1, wk3, wd3.
+        let tw = [
+            [t[0], t[0], t[4], t[4]],
+            [-t[1], t[1], -t[5], t[5]],
+            [u[5], u[5], u[1], u[1]],
+            [-u[4], u[4], -u[0], u[0]],
+            [t[2], t[2], t[6], t[6]],
+            [t[3], -t[3], t[7], -t[7]],
+            [u[7], u[7], u[3], u[3]],
+            [u[6], -u[6], u[2], -u[2]],
+        ];
+        mdl2_pair(a, j, m, &tw);
+        // Mirrored (iterations j + 2, j): wd1 and wk1, wd3 and wk3 swapped
+        // in role, real and imaginary parts too.
+        let tw = [
+            [u[0], u[0], u[4], u[4]],
+            [-u[1], u[1], -u[5], u[5]],
+            [t[5], t[5], t[1], t[1]],
+            [-t[4], t[4], -t[0], t[0]],
+            [u[2], u[2], u[6], u[6]],
+            [u[3], -u[3], u[7], -u[7]],
+            [t[7], t[7], t[3], t[3]],
+            [t[6], -t[6], t[2], -t[2]],
+        ];
+        mdl2_pair(a, m - j - 2, m, &tw);
+        j += 4;
+    }
+    let mut k = 2 * j - 4;
+    let mut kr = 2 * m - k;
     while j < mh {
         k += 4;
         let wk1r = w[k];
@@ -1306,6 +1388,40 @@ fn cftmdl2_body(n: usize, a: &mut [f32], w: &[f32]) {
     a[j3 + 1] = y0i + y2i;
 }
 
+/// Two radix-4 butterflies of `cftmdl2`'s loop on the complex values at `p`
+/// and `p + 2` (and `+ m`, `+ 2m`, `+ 3m`), in storage order, with the
+/// rewrites of [`mdl1_pair`]. `tw` holds, per lane pair, `[A, A]`, `[-B, B]`
+/// for each of the two products `A xr - B xi, A xi + B xr` and `[C, C]`,
+/// `[D, -D]` for each of the two products `C xr + D xi, C xi - D xr`.
+#[inline(always)]
+fn mdl2_pair(a: &mut [f32], p: usize, m: usize, tw: &[[f32; 4]; 8]) {
+    let ld = |a: &[f32], s: usize| -> [f32; 4] { a[s..s + 4].try_into().expect("cftmdl2: 4 values") };
+    let q0 = ld(a, p);
+    let q1 = ld(a, p + m);
+    let q2 = ld(a, p + 2 * m);
+    let q3 = ld(a, p + 3 * m);
+    let lane = |f: &dyn Fn(usize) -> f32| -> [f32; 4] { std::array::from_fn(f) };
+    let sw = |v: [f32; 4]| [v[1], v[0], v[3], v[2]];
+    // [a[j] - a[j2 + 1], a[j + 1] + a[j2]] and [a[j] + a[j2 + 1], a[j + 1] - a[j2]].
+    let x0 = [q0[0] + -q2[1], q0[1] + q2[0], q0[2] + -q2[3], q0[3] + q2[2]];
+    let x1 = [q0[0] + q2[1], q0[1] + -q2[0], q0[2] + q2[3], q0[3] + -q2[2]];
+    let x2 = [q1[0] + -q3[1], q1[1] + q3[0], q1[2] + -q3[3], q1[3] + q3[2]];
+    let x3 = [q1[0] + q3[1], q1[1] + -q3[0], q1[2] + q3[3], q1[3] + -q3[2]];
+    let (x0s, x1s, x2s, x3s) = (sw(x0), sw(x1), sw(x2), sw(x3));
+    let y0 = lane(&|l| tw[0][l] * x0[l] + tw[1][l] * x0s[l]);
+    let y2 = lane(&|l| tw[2][l] * x2[l] + tw[3][l] * x2s[l]);
+    let o0 = lane(&|l| y0[l] + y2[l]);
+    let o1 = lane(&|l| y0[l] - y2[l]);
+    let y0 = lane(&|l| tw[4][l] * x1[l] + tw[5][l] * x1s[l]);
+    let y2 = lane(&|l| tw[6][l] * x3[l] + tw[7][l] * x3s[l]);
+    let o2 = lane(&|l| y0[l] + y2[l]);
+    let o3 = lane(&|l| y0[l] - y2[l]);
+    a[p..p + 4].copy_from_slice(&o0);
+    a[p + m..p + m + 4].copy_from_slice(&o1);
+    a[p + 2 * m..p + 2 * m + 4].copy_from_slice(&o2);
+    a[p + 3 * m..p + 3 * m + 4].copy_from_slice(&o3);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1397,6 +1513,50 @@ mod tests {
             for (j, (&y, &v)) in a.iter().zip(&x).enumerate() {
                 assert!((y as f64 * 2.0 / n as f64 - v as f64).abs() < 1e-5, "n {n} j {j}");
             }
+        }
+    }
+
+    /// Micro-benchmark (not a check): ns per transform of the sizes fedser
+    /// uses. `cargo test --release -p fedser-features ooura_bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn ooura_bench() {
+        for (n, fwd) in [(512usize, true), (1024, true), (1024, false)] {
+            let fft = RealFft::new(n);
+            // The cost of restoring the input, subtracted below. A product
+            // with 1 (exact) rather than a copy: libc's memcpy right after
+            // the transform's scalar stores takes microseconds here.
+            let x = input(n);
+            let x = &x[..];
+            let one = std::hint::black_box(1f32);
+            let mut a = x.to_vec();
+            let reps = 200_000;
+            let mut copy = f64::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    a.iter_mut().zip(x).for_each(|(d, &s)| *d = s * one);
+                    std::hint::black_box(&mut a);
+                }
+                copy = copy.min(t.elapsed().as_nanos() as f64 / reps as f64);
+            }
+            let mut a = x.to_vec();
+            let reps = 200_000;
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    a.iter_mut().zip(x).for_each(|(d, &s)| *d = s * one);
+                    if fwd {
+                        fft.forward(std::hint::black_box(&mut a));
+                    } else {
+                        fft.inverse(std::hint::black_box(&mut a));
+                    }
+                }
+                best = best.min(t.elapsed().as_nanos() as f64 / reps as f64);
+            }
+            let name = if fwd { "forward" } else { "inverse" };
+            println!("ooura {name} n={n}: {:.1} ns (copy {copy:.1} ns subtracted)", best - copy);
         }
     }
 }
