@@ -42,7 +42,7 @@ parity:
 
 bench: release
 	$(CARGO) build --release -p fedser-federated --example bench_fedavg
-	$(CARGO) build --release -p fedser-features --example throughput
+	$(CARGO) build --release -p fedser-features --example throughput --example fft_bench
 	./benches/bench.sh
 
 # Notebooks: their own venv from PyPI, executed headless against $(CACHE)

@@ -86,6 +86,8 @@ fi
 FEAT_AUDIO=${FEATURES_AUDIO:-../shared/data/dev-sample/AudioWAV}
 FEAT_LIMIT=""
 if [ ! -d "$FEAT_AUDIO" ]; then FEAT_AUDIO=$CACHE/corpus/synthetic/AudioWAV; FEAT_LIMIT=216; fi
+echo "== openSMILE's float FFT (dsp::ooura), ns per transform"
+target/release/examples/fft_bench
 echo "== feature extraction throughput: $FEAT_AUDIO${FEAT_LIMIT:+ (first $FEAT_LIMIT clips)}"
 fx=$(target/release/examples/throughput "$FEAT_AUDIO" ${FEAT_LIMIT:+--limit $FEAT_LIMIT} --repeat "${FEATURES_REPEAT:-1}")
 echo "$fx" | grep -v '^RESULT' || true

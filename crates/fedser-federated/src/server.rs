@@ -514,15 +514,19 @@ mod tests {
         p
     }
 
-    fn run(f: &Federation<'_>, p: &FederatedParams, threads: usize, hooks: Hooks<'_>) -> SimOutcome {
-        let cfg = SimConfig {
+    fn cfg_of(p: &FederatedParams, final_eval_only: bool) -> SimConfig {
+        SimConfig {
             rounds: p.rounds,
             seed: p.seed,
             stream: 7,
             faults: p.faults.clone(),
             max_update_norm: p.max_update_norm,
-            final_eval_only: false,
-        };
+            final_eval_only,
+        }
+    }
+
+    fn run(f: &Federation<'_>, p: &FederatedParams, threads: usize, hooks: Hooks<'_>) -> SimOutcome {
+        let cfg = cfg_of(p, false);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| simulate(f, from_params(p).as_mut(), &cfg, hooks).unwrap())
     }
@@ -544,14 +548,7 @@ mod tests {
         let f = fed(&t, Arch::Logistic);
         let p = params();
         let full = strip(run(&f, &p, 2, Hooks::default()));
-        let cfg = SimConfig {
-            rounds: p.rounds,
-            seed: p.seed,
-            stream: 7,
-            faults: p.faults.clone(),
-            max_update_norm: p.max_update_norm,
-            final_eval_only: true,
-        };
+        let cfg = cfg_of(&p, true);
         let last = strip(simulate(&f, from_params(&p).as_mut(), &cfg, Hooks::default()).unwrap());
         assert_eq!((&last.params, &last.test_pred), (&full.params, &full.test_pred));
         let r = p.rounds as usize;

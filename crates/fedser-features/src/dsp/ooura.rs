@@ -1515,48 +1515,4 @@ mod tests {
             }
         }
     }
-
-    /// Micro-benchmark (not a check): ns per transform of the sizes fedser
-    /// uses. `cargo test --release -p fedser-features ooura_bench -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn ooura_bench() {
-        for (n, fwd) in [(512usize, true), (1024, true), (1024, false)] {
-            let fft = RealFft::new(n);
-            // The cost of restoring the input, subtracted below. A product
-            // with 1 (exact) rather than a copy: libc's memcpy right after
-            // the transform's scalar stores takes microseconds here.
-            let x = input(n);
-            let x = &x[..];
-            let one = std::hint::black_box(1f32);
-            let mut a = x.to_vec();
-            let reps = 200_000;
-            let mut copy = f64::MAX;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                for _ in 0..reps {
-                    a.iter_mut().zip(x).for_each(|(d, &s)| *d = s * one);
-                    std::hint::black_box(&mut a);
-                }
-                copy = copy.min(t.elapsed().as_nanos() as f64 / reps as f64);
-            }
-            let mut a = x.to_vec();
-            let reps = 200_000;
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                for _ in 0..reps {
-                    a.iter_mut().zip(x).for_each(|(d, &s)| *d = s * one);
-                    if fwd {
-                        fft.forward(std::hint::black_box(&mut a));
-                    } else {
-                        fft.inverse(std::hint::black_box(&mut a));
-                    }
-                }
-                best = best.min(t.elapsed().as_nanos() as f64 / reps as f64);
-            }
-            let name = if fwd { "forward" } else { "inverse" };
-            println!("ooura {name} n={n}: {:.1} ns (copy {copy:.1} ns subtracted)", best - copy);
-        }
-    }
 }
