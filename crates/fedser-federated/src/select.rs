@@ -286,12 +286,14 @@ pub fn select(
         .collect();
     let mut scores = Vec::new();
     let mut best: Option<(f64, FederatedParams, BTreeMap<String, f64>)> = None;
+    // the inner federations (clients, federated standardisation) are the
+    // same for every candidate
+    let feds: Vec<_> = inner.iter().map(|f| fold_federation(shape, x, labels, actors, f)).collect();
     for cand in s.candidates() {
         let p = with_candidate(params, &cand)
             .map_err(|message| FedError::Param(ParamError::new("train.federated.select.grid", message)))?;
         let mut conf = vec![vec![0u64; shape.k]; shape.k];
-        for (i, f) in inner.iter().enumerate() {
-            let fed = fold_federation(shape, x, labels, actors, f);
+        for (i, fed) in feds.iter().enumerate() {
             let cfg = SimConfig {
                 rounds: p.rounds,
                 seed: p.seed,
@@ -300,7 +302,7 @@ pub fn select(
                 max_update_norm: p.max_update_norm,
                 final_eval_only: true,
             };
-            let out = simulate(&fed, strategy::from_params(&p).as_mut(), &cfg, Hooks::default())?;
+            let out = simulate(fed, strategy::from_params(&p).as_mut(), &cfg, Hooks::default())?;
             if let Some(last) = out.history.last() {
                 for (row, src) in conf.iter_mut().zip(&last.confusion) {
                     for (c, v) in row.iter_mut().zip(src) {
