@@ -43,6 +43,7 @@ parity:
 bench: release
 	$(CARGO) build --release -p fedser-federated --example bench_fedavg
 	$(CARGO) build --release -p fedser-features --example throughput --example fft_bench
+	$(CARGO) build --release -p fedser-train --example logistic_bench
 	./benches/bench.sh
 
 # Notebooks: their own venv from PyPI, executed headless against $(CACHE)

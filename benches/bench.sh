@@ -14,6 +14,7 @@
 #   OPENSMILE_PYTHON  a python with the `opensmile` package (default: .venv-bench, created from PyPI)
 #   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
 #   FED_ROUNDS      rounds of the federated reference workload (default 30)
+#   LOGISTIC_ITERATIONS  L-BFGS iterations of the fedser vs linfa-logistic comparison (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIPE=${BENCH_PIPELINE:-pipelines/full-synthetic.toml}
@@ -137,6 +138,8 @@ for e in json.load(open(sys.argv[1])):
     fs = e["fold_seconds"]
     print(f"{e['id']}: {len(fs)} folds, {sum(fs)/len(fs):.3f} s per fold (single thread), total {e['seconds']:.1f} s")
 PY
+echo "== fedser's logistic regression against linfa-logistic, same problem (7,000 x 6,373, 6 classes), same run"
+target/release/examples/logistic_bench "${LOGISTIC_ITERATIONS:-20}"
 
 if [ "${BENCH_NO_SECAGG:-0}" != "1" ]; then
   cargo bench -q -p fedser-privacy --bench secagg

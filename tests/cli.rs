@@ -128,7 +128,7 @@ fn full_run_then_noop_then_param_change() {
         assert!(s.path("cache/report").join(f).is_file(), "{f} missing");
     }
     let r = s.results();
-    assert_eq!(r["schema_version"], 4);
+    assert_eq!(r["schema_version"], 5);
     assert_eq!(r["corpus"]["clips"], 36);
     assert_eq!(r["corpus"]["actors"], 3);
     assert_eq!(r["corpus"]["rejected"], 0);
@@ -437,6 +437,16 @@ fn federated_stage_outputs_caching_and_thread_determinism() {
             .map(|c| c.as_u64().unwrap())
             .sum();
         assert_eq!(total, ctotal, "federated and centralized test sets differ");
+        // the paired difference covers every test clip, so it equals the
+        // difference of the two pooled UARs, and its interval contains it
+        let d = &f["delta_uar"];
+        assert_eq!(d["centralized"], central["id"], "{d}");
+        assert_eq!(d["paired"].as_u64(), Some(total), "{d}");
+        let want = e["uar"].as_f64().unwrap() - central["uar"].as_f64().unwrap();
+        let delta = d["delta"].as_f64().unwrap();
+        assert!((delta - want).abs() < 1e-12, "{delta} vs {want}");
+        let (lo, hi) = (d["ci"]["low"].as_f64().unwrap(), d["ci"]["high"].as_f64().unwrap());
+        assert!(lo <= delta && delta <= hi && lo < hi, "{d}");
     }
     // corrupt updates were rejected and counted
     let rejected: u64 = fed.iter().map(|e| e["federated"]["rejected_updates"].as_u64().unwrap()).sum();

@@ -8,9 +8,10 @@
 //! alone (including entries other crates add). A section without data says
 //! so plainly.
 //!
-//! # results.json (schema_version 4)
+//! # results.json (schema_version 5)
 //! ```text
-//! schema_version   4 (3 added experiments[].alpha_selection, 4 experiments[].federated.selection)
+//! schema_version   5 (3 added experiments[].alpha_selection, 4 experiments[].federated.selection,
+//!                     5 experiments[].federated.delta_uar)
 //! fedser_version   crate version that wrote it
 //! pipeline         pipeline file
 //! provenance       {pipeline, code_version, seeds {name: seed}, bootstrap {resamples, level, seed},
@@ -29,7 +30,10 @@
 //!                              train_loss, accepted, skipped_folds}],
 //!                              privacy {params, dp, secagg, attack, *_seconds_per_round} | null,
 //!                              selection [{fold, chosen {key: value}, candidates [{params {key: value}, uar}]}]
-//!                              (only with [train.federated.select])}}
+//!                              (only with [train.federated.select]),
+//!                              delta_uar {centralized, paired, delta, ci {low, high} | null}
+//!                              (federated − centralized UAR on the same test clips, paired bootstrap;
+//!                              only when a centralized run of the same protocol and model exists)}}
 //! comparison[]     {feature_set, model, library, protocol, training, uar, uar_ci_low, uar_ci_high,
 //!                   accuracy, macro_f1, fit_seconds, predict_seconds, folds}   (one row per experiment)
 //! privacy[]        {id, protocol, mechanism, epsilon | null (no DP), emotion_uar, attack_uar | null,
@@ -45,6 +49,13 @@
 //! speaker-independent protocols the resampling unit is the test actor (a
 //! cluster bootstrap: clips of one speaker are not independent); for
 //! speaker-dependent splits it is the clip.
+//!
+//! # Federated minus centralized
+//! `experiments[].federated.delta_uar` pairs a federated run with the
+//! centralized run of the same protocol and model, matches their test
+//! predictions by file, and bootstraps the UAR difference with the same
+//! resampled units for both runs (clips, or test actors for
+//! speaker-independent protocols), one stream per pair.
 #![warn(unreachable_pub)]
 
 mod doc;
@@ -61,9 +72,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Recipe version of the report stage.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Version of the results.json layout.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Errors of the report stage.
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +246,28 @@ pub struct FederatedInfo {
     /// (`{fold, chosen {key: value}, candidates [{params, uar}]}`); empty without.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<serde_json::Value>,
+    /// Federated minus centralized UAR on the same test clips, with a paired
+    /// bootstrap interval (absent when no centralized run of the same
+    /// protocol and model family exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_uar: Option<PairedDelta>,
+}
+
+/// `UAR(federated) − UAR(centralized)` on the test clips both predicted
+/// (matched by file), with a paired percentile bootstrap interval: every
+/// resample draws the same units (clips, or test actors for
+/// speaker-independent protocols) for both runs, so the interval is that of
+/// the difference, not of two independent UARs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedDelta {
+    /// The centralized experiment compared with.
+    pub centralized: String,
+    /// Test predictions matched between the two runs.
+    pub paired: usize,
+    /// UAR difference on the matched predictions.
+    pub delta: f64,
+    /// Paired bootstrap interval of `delta` (absent with 0 resamples).
+    pub ci: Option<Interval>,
 }
 
 impl FederatedInfo {
@@ -539,9 +572,15 @@ pub struct ReportInputs<'a> {
 /// [`ReportError`].
 pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportError> {
     let mut experiments = Vec::new();
+    let mut pred_rows = Vec::new();
     for src in &inputs.sources {
-        experiments.extend(read_source(inputs, src)?);
+        for (e, r) in read_source(inputs, src)? {
+            experiments.push(e);
+            pred_rows.push(r);
+        }
     }
+    pair_federated(&mut experiments, &pred_rows, &inputs.bootstrap);
+    drop(pred_rows);
     let comparison = experiments
         .iter()
         .map(|e| ComparisonRow {
@@ -582,7 +621,13 @@ pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportE
     Ok(results)
 }
 
-fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<ExperimentResult>, ReportError> {
+/// One test prediction of an experiment: (file, actor, true label, predicted label).
+type PredRow = (String, i32, String, String);
+
+fn read_source(
+    inputs: &ReportInputs<'_>,
+    src: &Source<'_>,
+) -> Result<Vec<(ExperimentResult, Vec<PredRow>)>, ReportError> {
     let text = std::fs::read(src.experiments)
         .map_err(|e| ReportError::Json { path: src.experiments.to_path_buf(), message: e.to_string() })?;
     let metas: Vec<ExperimentMetaIn> = serde_json::from_slice(&text)
@@ -590,6 +635,7 @@ fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<Experi
     let p = src.predictions;
     let b = table::read_parquet(p, None)?;
     let exp = table::strings(p, &b, "experiment")?;
+    let file = table::strings(p, &b, "file")?;
     let actor = table::ints(p, &b, "actor")?;
     let label = table::strings(p, &b, "label")?;
     let pred = table::strings(p, &b, "pred")?;
@@ -636,36 +682,130 @@ fn read_source(inputs: &ReportInputs<'_>, src: &Source<'_>) -> Result<Vec<Experi
             learning_curve: m.learning_curve,
             privacy: m.privacy,
             selection: m.selection,
+            delta_uar: None,
         });
         // The federate stage writes its pooled learning curve; the report's
         // plots and tables read `curve`.
         let curve = m.curve.or_else(|| federated.as_ref().and_then(FederatedInfo::curve));
-        experiments.push(ExperimentResult {
-            id: m.id,
-            protocol: m.protocol,
-            training: m.training,
-            model: m.model,
-            feature_set: m.feature_set.unwrap_or_else(|| inputs.features.set.clone()),
-            uar: s.uar,
-            uar_ci,
-            accuracy: s.accuracy,
-            macro_f1: s.macro_f1,
-            labels: labels.clone(),
-            confusion,
-            per_actor,
-            per_actor_uar,
-            folds: m.folds,
-            n_features: m.n_features,
-            seconds: m.seconds,
-            fold_seconds: m.fold_seconds,
-            fit_seconds: m.fit_seconds,
-            predict_seconds: m.predict_seconds,
-            alpha_selection: m.alpha_selection,
-            curve,
-            federated,
-        });
+        let pred_rows: Vec<PredRow> =
+            rows.iter().zip(&actors).map(|(&i, &a)| (file[i].clone(), a, label[i].clone(), pred[i].clone())).collect();
+        experiments.push((
+            ExperimentResult {
+                id: m.id,
+                protocol: m.protocol,
+                training: m.training,
+                model: m.model,
+                feature_set: m.feature_set.unwrap_or_else(|| inputs.features.set.clone()),
+                uar: s.uar,
+                uar_ci,
+                accuracy: s.accuracy,
+                macro_f1: s.macro_f1,
+                labels: labels.clone(),
+                confusion,
+                per_actor,
+                per_actor_uar,
+                folds: m.folds,
+                n_features: m.n_features,
+                seconds: m.seconds,
+                fold_seconds: m.fold_seconds,
+                fit_seconds: m.fit_seconds,
+                predict_seconds: m.predict_seconds,
+                alpha_selection: m.alpha_selection,
+                curve,
+                federated,
+            },
+            pred_rows,
+        ));
     }
     Ok(experiments)
+}
+
+/// Fills `federated.delta_uar` of every federated experiment from the first
+/// centralized experiment of the same protocol and model name (the pairing
+/// the report's federated-versus-centralized table uses).
+fn pair_federated(experiments: &mut [ExperimentResult], rows: &[Vec<PredRow>], b: &Bootstrap) {
+    let name = |e: &ExperimentResult| e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    for i in 0..experiments.len() {
+        if experiments[i].training != "federated" {
+            continue;
+        }
+        let Some(j) = experiments.iter().position(|c| {
+            c.training == "centralized" && c.protocol == experiments[i].protocol && name(c) == name(&experiments[i])
+        }) else {
+            continue;
+        };
+        let independent =
+            fedser_core::Protocol::parse(&experiments[i].protocol).is_some_and(|p| p.speaker_independent());
+        let id = format!("{} vs {}", experiments[i].id, experiments[j].id);
+        let delta = paired_delta(&rows[i], &rows[j], independent, b, &id).map(|(paired, delta, ci)| PairedDelta {
+            centralized: experiments[j].id.clone(),
+            paired,
+            delta,
+            ci,
+        });
+        if let Some(f) = experiments[i].federated.as_mut() {
+            f.delta_uar = delta;
+        }
+    }
+}
+
+/// `(matched predictions, UAR(a) − UAR(b), paired bootstrap interval)` over
+/// the files both `a` and `b` predicted (`None` when none match). Units are
+/// clips, or actors when `by_actor`; the stream is seeded from `id`.
+fn paired_delta(
+    a: &[PredRow],
+    b: &[PredRow],
+    by_actor: bool,
+    boot: &Bootstrap,
+    id: &str,
+) -> Option<(usize, f64, Option<Interval>)> {
+    let k = fedser_core::codes::EMOTIONS.len();
+    let code = |s: &str| fedser_core::codes::EMOTIONS.iter().position(|e| *e == s);
+    let of_b: BTreeMap<&str, &PredRow> = b.iter().map(|r| (r.0.as_str(), r)).collect();
+    // (actor, truth, a's prediction, b's prediction)
+    let mut m: Vec<(i32, usize, usize, usize)> = Vec::new();
+    for (file, actor, truth, pa) in a {
+        let Some(rb) = of_b.get(file.as_str()) else { continue };
+        if let (Some(t), Some(pa), Some(pb)) = (code(truth), code(pa), code(&rb.3)) {
+            m.push((*actor, t, pa, pb));
+        }
+    }
+    if m.is_empty() {
+        return None;
+    }
+    let diff = |idx: &mut dyn Iterator<Item = usize>| {
+        let (mut ca, mut cb) = (vec![vec![0u64; k]; k], vec![vec![0u64; k]; k]);
+        for i in idx {
+            let (_, t, pa, pb) = m[i];
+            ca[t][pa] += 1;
+            cb[t][pb] += 1;
+        }
+        metrics::scores(&ca).uar - metrics::scores(&cb).uar
+    };
+    let delta = diff(&mut (0..m.len()));
+    if boot.resamples == 0 {
+        return Some((m.len(), delta, None));
+    }
+    let units: Vec<Vec<usize>> = if by_actor {
+        let mut g: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        for (i, r) in m.iter().enumerate() {
+            g.entry(r.0).or_default().push(i);
+        }
+        g.into_values().collect()
+    } else {
+        (0..m.len()).map(|i| vec![i]).collect()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(boot.seed);
+    rng.set_stream(fnv(id));
+    let mut stats: Vec<f64> = (0..boot.resamples)
+        .map(|_| {
+            let draw: Vec<usize> = (0..units.len()).map(|_| rng.gen_range(0..units.len())).collect();
+            diff(&mut draw.iter().flat_map(|&u| units[u].iter().copied()))
+        })
+        .collect();
+    stats.sort_by(f64::total_cmp);
+    let alpha = (1.0 - boot.level) / 2.0;
+    Some((m.len(), delta, Some(Interval { low: quantile(&stats, alpha), high: quantile(&stats, 1.0 - alpha) })))
 }
 
 /// FNV-1a of a string: a stable per-experiment stream id.
@@ -861,6 +1001,76 @@ mod tests {
         assert_eq!(bootstrap_uar(&yt, &yp, None, 2, &Bootstrap { resamples: 0, ..b }, "x"), None);
     }
 
+    /// 10 actors x 12 clips of ANG/SAD; `b` is right on the first 6 clips
+    /// of every actor, `a` on those and on all 12 clips of actors 0 and 1.
+    fn pair_rows() -> (Vec<PredRow>, Vec<PredRow>) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for actor in 0..10 {
+            for i in 0..12 {
+                let t = if i % 2 == 0 { "ANG" } else { "SAD" };
+                let wrong = if i % 2 == 0 { "SAD" } else { "ANG" };
+                let file = format!("{actor}_{i}.wav");
+                let pb = if i < 6 { t } else { wrong };
+                let pa = if i < 6 || actor < 2 { t } else { wrong };
+                a.push((file.clone(), actor, t.to_owned(), pa.to_owned()));
+                b.push((file, actor, t.to_owned(), pb.to_owned()));
+            }
+        }
+        (a, b)
+    }
+
+    #[test]
+    fn paired_delta_matches_files_and_resamples_both_runs_together() {
+        let (mut a, mut b) = pair_rows();
+        let boot = Bootstrap { resamples: 300, level: 0.95, seed: 3 };
+        // by hand: b's UAR is 0.5 (3 of 6 right in each class); a adds 3
+        // ANG and 3 SAD clips in each of 2 actors: recall 36/60 in both
+        let want = 36.0 / 60.0 - 0.5;
+        // rows only one run predicted are left out, in any order
+        a.push(("extra.wav".into(), 99, "ANG".into(), "ANG".into()));
+        b.reverse();
+        let (n, d, ci) = paired_delta(&a, &b, false, &boot, "p").unwrap();
+        assert_eq!(n, 120);
+        assert!((d - want).abs() < 1e-12, "{d} vs {want}");
+        // a is never worse than b on any clip: every paired resample has
+        // delta >= 0, which two independent intervals could not show
+        let ci = ci.unwrap();
+        assert!(ci.low >= 0.0 && ci.high > ci.low && ci.low <= d && d <= ci.high, "{ci:?}");
+        // identical runs: exactly zero on every resample
+        let (_, d0, ci0) = paired_delta(&b, &b, true, &boot, "p").unwrap();
+        assert_eq!((d0, ci0.map(|c| (c.low, c.high))), (0.0, Some((0.0, 0.0))));
+        // actors as units: the whole gain sits in 2 of 10 actors, so the
+        // interval is wider than with clips as units
+        let by_actor = paired_delta(&a, &b, true, &boot, "p").unwrap().2.unwrap();
+        assert!(by_actor.high - by_actor.low > ci.high - ci.low, "{by_actor:?} vs {ci:?}");
+        // seeded; no resamples, no interval; nothing matched, nothing
+        assert_eq!(paired_delta(&a, &b, false, &boot, "p").unwrap().2, Some(ci));
+        assert_eq!(paired_delta(&a, &b, false, &Bootstrap { resamples: 0, ..boot }, "p").unwrap().2, None);
+        assert_eq!(paired_delta(&a[120..], &b, false, &boot, "p"), None);
+    }
+
+    #[test]
+    fn federated_runs_are_paired_with_the_centralized_run_of_their_protocol_and_model() {
+        let v = synthetic(true, false);
+        let mut ex: Vec<ExperimentResult> = serde_json::from_value(v["experiments"].clone()).unwrap();
+        let (a, b) = pair_rows();
+        // centralized logistic = b, centralized svm = a, federated = a
+        let rows = vec![b.clone(), a.clone(), a];
+        pair_federated(&mut ex, &rows, &Bootstrap { resamples: 50, level: 0.9, seed: 1 });
+        let d = ex[2].federated.as_ref().unwrap().delta_uar.clone().unwrap();
+        assert_eq!(d.centralized, "centralized-logistic-loso");
+        assert_eq!(d.paired, 120);
+        assert!(d.delta > 0.0 && d.ci.is_some(), "{d:?}");
+        assert!(ex[0].federated.is_none() && ex[1].federated.is_none());
+        // and the report's Δ column shows it with its interval
+        let mut v = v;
+        v["experiments"][2]["federated"]["delta_uar"] = serde_json::json!({"centralized": "centralized-logistic-loso", "paired": 20, "delta": -0.07,
+                               "ci": {"low": -0.121, "high": -0.018}});
+        let (md, _, _dir) = render_synthetic(&v);
+        let fvc = section(&md, "## Federated versus centralized");
+        assert!(fvc.contains("| **55.0** | -7.0 [-12.1, -1.8] |"), "{fvc}");
+    }
+
     fn experiment(id: &str, protocol: &str, training: &str, model: &str, uar: f64) -> serde_json::Value {
         serde_json::json!({
             "id": id, "protocol": protocol, "training": training,
@@ -974,6 +1184,7 @@ mod tests {
             learning_curve: Vec::new(),
             privacy: Some(privacy),
             selection: Vec::new(),
+            delta_uar: None,
         };
         e.federated = Some(info(serde_json::json!({
             "params": {}, "secagg": null,

@@ -304,10 +304,11 @@ fn federated_vs_centralized(r: &Results, b: &mut Vec<Block>) {
         b.push(Block::Para("No data: no federated run in results.json (add `[train.federated]`).".into()));
         return;
     }
-    b.push(Block::Para(
-        "Every actor is one client; the held-out actors never train. UAR / accuracy / macro-F1 in %, Δ UAR = federated − centralized (same split, same model family). Per-round tables: `cache/federate/rounds/<experiment>.parquet`."
-            .into(),
-    ));
+    let level = r.provenance.bootstrap.map_or(0.95, |x| x.level);
+    b.push(Block::Para(format!(
+        "Every actor is one client; the held-out actors never train. UAR / accuracy / macro-F1 in %, Δ UAR = federated − centralized (same split, same model family) with its paired {:.0} % bootstrap interval in brackets (both runs scored on the same resampled test clips, or test actors for speaker-independent protocols; an interval that spans 0 means the two cannot be told apart on this test set). Per-round tables: `cache/federate/rounds/<experiment>.parquet`.",
+        level * 100.0
+    )));
     let rows = fed
         .iter()
         .map(|e| {
@@ -316,10 +317,20 @@ fn federated_vs_centralized(r: &Results, b: &mut Vec<Block>) {
                 .experiments
                 .iter()
                 .find(|c| c.training == "centralized" && c.protocol == e.protocol && model_name(c) == model);
-            let (cu, du) = central.map_or(("–".to_owned(), "–".to_owned()), |c| {
-                (pct(c.uar), format!("{:+.1}", (e.uar - c.uar) * 100.0))
-            });
             let f = e.federated.as_ref();
+            let (cu, du) = central.map_or(("–".to_owned(), "–".to_owned()), |c| {
+                let paired = f.and_then(|f| f.delta_uar.as_ref()).filter(|d| d.centralized == c.id);
+                let du = match paired {
+                    Some(d) => match d.ci {
+                        Some(ci) => {
+                            format!("{:+.1} [{:+.1}, {:+.1}]", d.delta * 100.0, ci.low * 100.0, ci.high * 100.0)
+                        }
+                        None => format!("{:+.1}", d.delta * 100.0),
+                    },
+                    None => format!("{:+.1}", (e.uar - c.uar) * 100.0),
+                };
+                (pct(c.uar), du)
+            });
             vec![
                 e.protocol.clone(),
                 cu,
