@@ -14,7 +14,6 @@
 #   OPENSMILE_PYTHON  a python with the `opensmile` package (default: .venv-bench, created from PyPI)
 #   BENCH_NO_SECAGG=1  skip the secure-aggregation / DP cost per round (crates/fedser-privacy/benches/secagg.rs)
 #   FED_ROUNDS      rounds of the federated reference workload (default 30)
-#   MALLOC_ARENA_MAX  glibc arenas for the federated runs (default 1, see there)
 #   LOGISTIC_ITERATIONS  L-BFGS iterations of the fedser vs linfa-logistic comparison (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,15 +144,6 @@ target/release/examples/logistic_bench "${LOGISTIC_ITERATIONS:-20}"
 if [ "${BENCH_NO_SECAGG:-0}" != "1" ]; then
   cargo bench -q -p fedser-privacy --bench secagg
 fi
-# One malloc arena for the federated runs below (fedser and numpy alike).
-# The feature table is written in row groups of 256 clips (the features
-# stage's memory bound), so its Parquet footer has 30 x 6,379 column chunks
-# and parses to about 84 MB. fedser loads in a thread of its own; with
-# glibc's default per-thread arenas, the pages of that parse stay mapped in
-# the loader's arena after it ends (about 50 MB of a 188 MB peak), where the
-# training threads cannot reuse them. With one arena they are reused
-# (measured: 135 MB peak, same seconds per round).
-export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-1}
 echo "== federated reference workload: FedAvg, logistic 6,373 x 6, speaker-dependent 70 % training rows,"
 echo "   every actor a client, all sampled, 1 local epoch SGD batch 16, ${FED_ROUNDS:-30} rounds"
 FEDB=target/release/examples/bench_fedavg

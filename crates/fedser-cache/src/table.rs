@@ -87,10 +87,25 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch, metadata: &[(&str, String
     w.finish()
 }
 
-/// A Parquet table written batch by batch (zstd, like [`write_parquet`]),
-/// for tables too large to hold in memory: the writer flushes a row group
-/// every `row_group_rows` rows. The file appears atomically at
-/// [`ParquetStream::finish`]; dropped unfinished, the temp file is removed.
+/// Page compression of a [`ParquetStream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// zstd level 3 (every table but the wide feature tables).
+    Zstd,
+    /// No compression. For the wide float feature tables: zstd shrinks
+    /// their columns by only about 12 %, while the writer keeps one zstd
+    /// compression context per column of the open row group (about 50 KB
+    /// each, 6,373 columns) and every reader one decompression context per
+    /// column being decoded. Measured on 4,096 x 6,373 floats: peak 327 MB
+    /// (zstd) against 142 MB uncompressed, 2,048-row groups.
+    None,
+}
+
+/// A Parquet table written batch by batch (zstd, like [`write_parquet`],
+/// unless created with [`Codec::None`]), for tables too large to hold in
+/// memory: the writer flushes a row group every `row_group_rows` rows. The
+/// file appears atomically at [`ParquetStream::finish`]; dropped unfinished,
+/// the temp file is removed.
 pub struct ParquetStream {
     path: std::path::PathBuf,
     tmp: std::path::PathBuf,
@@ -109,6 +124,20 @@ impl ParquetStream {
         metadata: &[(&str, String)],
         row_group_rows: usize,
     ) -> Result<Self> {
+        Self::create_with(path, schema, metadata, row_group_rows, Codec::Zstd)
+    }
+
+    /// [`ParquetStream::create`] with the page compression `codec`.
+    ///
+    /// # Errors
+    /// [`CacheError::Io`] / [`CacheError::Parquet`] naming the path.
+    pub fn create_with(
+        path: &Path,
+        schema: arrow_schema::SchemaRef,
+        metadata: &[(&str, String)],
+        row_group_rows: usize,
+        codec: Codec,
+    ) -> Result<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| CacheError::io("cannot create folder", parent, e))?;
         }
@@ -118,7 +147,10 @@ impl ParquetStream {
         // columns barely repeat), and bounded row groups so the writer
         // flushes as it goes instead of buffering the whole encoded table.
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_compression(match codec {
+                Codec::Zstd => Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
+                Codec::None => Compression::UNCOMPRESSED,
+            })
             .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
             .set_dictionary_enabled(false)
             .set_max_row_group_row_count(Some(row_group_rows.max(1)))
@@ -470,6 +502,44 @@ mod tests {
         write_parquet(&q, &empty, &[]).unwrap();
         let r = read_parquet(&q, None).unwrap();
         assert_eq!((r.num_rows(), r.num_columns()), (0, 2));
+    }
+
+    #[test]
+    fn streams_row_groups_with_the_chosen_codec() {
+        let dir = tempfile::tempdir().unwrap();
+        for (codec, want) in [(Codec::Zstd, "ZSTD"), (Codec::None, "UNCOMPRESSED")] {
+            let p = dir.path().join(format!("{want}.parquet"));
+            let mk = |r: std::ops::Range<usize>| {
+                batch(
+                    &p,
+                    vec![
+                        ("i".into(), Column::I32(r.clone().map(|v| v as i32).collect())),
+                        ("x".into(), Column::F32(r.map(|v| v as f32 * 0.5).collect())),
+                    ],
+                )
+                .unwrap()
+            };
+            let b0 = mk(0..5);
+            let mut w = ParquetStream::create_with(&p, b0.schema(), &[("k", "v".into())], 3, codec).unwrap();
+            w.write(&b0).unwrap();
+            w.write(&mk(5..7)).unwrap();
+            assert!(!p.exists(), "the table appears only when finished");
+            w.finish().unwrap();
+            let meta = ArrowReaderMetadata::load(&File::open(&p).unwrap(), ArrowReaderOptions::default()).unwrap();
+            let md = meta.metadata();
+            // 7 rows in groups of at most 3
+            let rows: Vec<i64> = md.row_groups().iter().map(|g| g.num_rows()).collect();
+            assert_eq!(rows, vec![3, 3, 1]);
+            for g in md.row_groups() {
+                for c in g.columns() {
+                    assert!(format!("{:?}", c.compression()).starts_with(want), "{:?}", c.compression());
+                }
+            }
+            let r = read_parquet(&p, None).unwrap();
+            assert_eq!(ints(&p, &r, "i").unwrap(), (0..7).map(Some).collect::<Vec<_>>());
+            assert_eq!(floats(&p, &r, "x").unwrap(), (0..7).map(|v| v as f64 * 0.5).collect::<Vec<_>>());
+            assert!(read_metadata(&p).unwrap().contains(&("k".into(), "v".into())));
+        }
     }
 
     #[test]

@@ -141,12 +141,15 @@ fn is_false(b: &bool) -> bool {
 /// File name of the frame-level LLD table (`[features] lld = true`).
 pub const LLD_FILE: &str = "lld.parquet";
 
-/// Rows per row group (and per in-memory chunk) of the feature tables. The
-/// Parquet writer holds one zstd context and page buffers per column of the
-/// open row group, so with 6,373 columns its memory grows with the row
-/// group: on the 7,442-clip synthetic corpus the stage peaked at 676 MB
-/// with 1,024 rows and 421 MB with 256 (extraction included).
-const FEATURE_ROW_GROUP: usize = 256;
+/// Rows per row group (and per in-memory chunk) of the feature tables,
+/// which are written uncompressed ([`table::Codec::None`]). With zstd the
+/// writer held one compression context per column of the open row group,
+/// so the stage peaked at 676 MB with 1,024-row groups and 421 MB with 256
+/// on the 7,442-clip synthetic corpus (extraction included); and 256-row
+/// groups gave the ComParE table 30 x 6,379 column chunks whose footer
+/// parses to 84 MB in every reader. Uncompressed, 2,048-row groups cost
+/// neither (measured figures in `table::Codec::None`).
+const FEATURE_ROW_GROUP: usize = 2048;
 
 /// Rows per row group of the LLD table.
 const LLD_ROW_GROUP: usize = 16_384;
@@ -414,7 +417,13 @@ pub fn run(
             let b = table::batch(&out, cols)?;
             let stream = match &mut w {
                 Some(s) => s,
-                None => w.insert(table::ParquetStream::create(&out, b.schema(), &meta, FEATURE_ROW_GROUP)?),
+                None => w.insert(table::ParquetStream::create_with(
+                    &out,
+                    b.schema(),
+                    &meta,
+                    FEATURE_ROW_GROUP,
+                    table::Codec::None,
+                )?),
             };
             stream.write(&b)?;
             start = end;

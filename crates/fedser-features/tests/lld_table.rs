@@ -144,6 +144,18 @@ fn lld_table_holds_the_contours_of_the_functionals() {
     // from the table equal the ones in features.parquet.
     let fpath = dir.join("out").join(PRIMARY_FILE);
     let fb = table::read_parquet(&fpath, None).expect("features.parquet");
+    // the wide feature table is written uncompressed (table::Codec::None:
+    // zstd's per-column contexts cost the writer and every reader memory)
+    {
+        use parquet::file::reader::FileReader;
+        let r = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&fpath).expect("open"))
+            .expect("features.parquet footer");
+        for g in r.metadata().row_groups() {
+            for c in g.columns() {
+                assert_eq!(c.compression(), parquet::basic::Compression::UNCOMPRESSED, "{}", c.column_path());
+            }
+        }
+    }
     let j = names.iter().position(|n| n == "pcm_RMSenergy_sma").expect("rms column") - 4;
     let n60 = e.lld_rows - 1;
     let contour: Vec<f32> = (0..n60).map(|t| e.values[t * N_LLD_COLUMNS + j]).collect();
