@@ -204,9 +204,10 @@ pub struct Spent {
 /// ```
 /// use fedser_privacy::accountant::RdpAccountant;
 /// let mut acc = RdpAccountant::new();
-/// acc.compose_sampled_gaussian(1.0, 1.0, 30).unwrap(); // 30 rounds, all clients, z = 1
-/// let eps = acc.epsilon(1e-3).unwrap().epsilon;
+/// acc.compose_sampled_gaussian(1.0, 1.0, 30)?; // 30 rounds, all clients, z = 1
+/// let eps = acc.epsilon(1e-3)?.epsilon;
 /// assert!((eps - 33.72).abs() < 0.05); // dp-accounting 0.6: 33.7229
+/// # Ok::<(), fedser_privacy::PrivacyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RdpAccountant {

@@ -27,16 +27,17 @@
 //! use rand::SeedableRng;
 //!
 //! // ε after 30 rounds with all 91 clients and z = 1 (δ = 1e-3).
-//! let eps = accountant::epsilon(1.0, 1.0, 30, 1e-3).unwrap().epsilon;
+//! let eps = accountant::epsilon(1.0, 1.0, 30, 1e-3)?.epsilon;
 //! assert!(eps > 33.0 && eps < 34.0);
 //!
 //! // One round of DP-FedAvg aggregation of three client updates.
 //! let updates = vec![vec![0.3_f32, -0.1], vec![2.0, 0.0], vec![0.0, 0.1]];
-//! let mech = DpMechanism::new(0.5, 1.0, Placement::Server).unwrap();
+//! let mech = DpMechanism::new(0.5, 1.0, Placement::Server)?;
 //! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-//! let agg = mech.aggregate(&updates, None, 3.0, &mut rng).unwrap();
+//! let agg = mech.aggregate(&updates, None, 3.0, &mut rng)?;
 //! assert_eq!(agg.mean.len(), 2);
 //! assert_eq!(agg.clipped, 1); // the second update had norm 2 > 0.5
+//! # Ok::<(), fedser_privacy::PrivacyError>(())
 //! ```
 
 // `!(x > 0.0)` is deliberate throughout: NaN must fail every range check.

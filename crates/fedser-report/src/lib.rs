@@ -270,6 +270,14 @@ pub struct PairedDelta {
     pub ci: Option<Interval>,
 }
 
+impl ExperimentResult {
+    /// `model.name` (`"?"` when missing).
+    #[must_use]
+    pub fn model_name(&self) -> &str {
+        self.model.get("name").and_then(|v| v.as_str()).unwrap_or("?")
+    }
+}
+
 impl FederatedInfo {
     /// The learning curve in the report's [`Curve`] form (points without a
     /// round number or a UAR are left out).
@@ -724,13 +732,14 @@ fn read_source(
 /// centralized experiment of the same protocol and model name (the pairing
 /// the report's federated-versus-centralized table uses).
 fn pair_federated(experiments: &mut [ExperimentResult], rows: &[Vec<PredRow>], b: &Bootstrap) {
-    let name = |e: &ExperimentResult| e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     for i in 0..experiments.len() {
         if experiments[i].training != "federated" {
             continue;
         }
         let Some(j) = experiments.iter().position(|c| {
-            c.training == "centralized" && c.protocol == experiments[i].protocol && name(c) == name(&experiments[i])
+            c.training == "centralized"
+                && c.protocol == experiments[i].protocol
+                && c.model_name() == experiments[i].model_name()
         }) else {
             continue;
         };
@@ -783,29 +792,52 @@ fn paired_delta(
         metrics::scores(&ca).uar - metrics::scores(&cb).uar
     };
     let delta = diff(&mut (0..m.len()));
-    if boot.resamples == 0 {
-        return Some((m.len(), delta, None));
-    }
-    let units: Vec<Vec<usize>> = if by_actor {
-        let mut g: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-        for (i, r) in m.iter().enumerate() {
-            g.entry(r.0).or_default().push(i);
+    let groups: Vec<i32> = m.iter().map(|r| r.0).collect();
+    let units = resampling_units(m.len(), by_actor.then_some(groups.as_slice()));
+    Some((m.len(), delta, percentile_bootstrap(&units, boot, id, diff)))
+}
+
+/// The units a bootstrap resamples: one per group id in `groups` (in id
+/// order), else one per row.
+fn resampling_units(n: usize, groups: Option<&[i32]>) -> Vec<Vec<usize>> {
+    match groups {
+        Some(g) => {
+            let mut m: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            for (i, &a) in g.iter().enumerate() {
+                m.entry(a).or_default().push(i);
+            }
+            m.into_values().collect()
         }
-        g.into_values().collect()
-    } else {
-        (0..m.len()).map(|i| vec![i]).collect()
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(boot.seed);
-    rng.set_stream(fnv(id));
-    let mut stats: Vec<f64> = (0..boot.resamples)
+        None => (0..n).map(|i| vec![i]).collect(),
+    }
+}
+
+/// Percentile interval of `stat` over `b.resamples` resamples of `units`
+/// (each draws `units.len()` units with replacement and hands `stat` their
+/// rows), from the ChaCha8 stream of `b.seed` named by `stream`. `None`
+/// with no resamples or no units.
+fn percentile_bootstrap(
+    units: &[Vec<usize>],
+    b: &Bootstrap,
+    stream: &str,
+    mut stat: impl FnMut(&mut dyn Iterator<Item = usize>) -> f64,
+) -> Option<Interval> {
+    if b.resamples == 0 || units.is_empty() {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(b.seed);
+    rng.set_stream(fnv(stream));
+    let mut draw = Vec::with_capacity(units.len());
+    let mut stats: Vec<f64> = (0..b.resamples)
         .map(|_| {
-            let draw: Vec<usize> = (0..units.len()).map(|_| rng.gen_range(0..units.len())).collect();
-            diff(&mut draw.iter().flat_map(|&u| units[u].iter().copied()))
+            draw.clear();
+            draw.extend((0..units.len()).map(|_| rng.gen_range(0..units.len())));
+            stat(&mut draw.iter().flat_map(|&u| units[u].iter().copied()))
         })
         .collect();
     stats.sort_by(f64::total_cmp);
-    let alpha = (1.0 - boot.level) / 2.0;
-    Some((m.len(), delta, Some(Interval { low: quantile(&stats, alpha), high: quantile(&stats, 1.0 - alpha) })))
+    let alpha = (1.0 - b.level) / 2.0;
+    Some(Interval { low: quantile(&stats, alpha), high: quantile(&stats, 1.0 - alpha) })
 }
 
 /// FNV-1a of a string: a stable per-experiment stream id.
@@ -824,40 +856,16 @@ fn bootstrap_uar(
     b: &Bootstrap,
     id: &str,
 ) -> Option<Interval> {
-    if b.resamples == 0 || yt.is_empty() {
-        return None;
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(b.seed);
-    rng.set_stream(fnv(id));
-    // Units: lists of prediction indices.
-    let units: Vec<Vec<usize>> = match groups {
-        Some(g) => {
-            let mut m: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-            for (i, &a) in g.iter().enumerate() {
-                m.entry(a).or_default().push(i);
-            }
-            m.into_values().collect()
-        }
-        None => (0..yt.len()).map(|i| vec![i]).collect(),
-    };
-    let mut stats = Vec::with_capacity(b.resamples);
-    let mut conf = vec![vec![0u64; n_classes]; n_classes];
-    for _ in 0..b.resamples {
-        for row in &mut conf {
-            row.iter_mut().for_each(|c| *c = 0);
-        }
-        for _ in 0..units.len() {
-            for &i in &units[rng.gen_range(0..units.len())] {
-                if yt[i] < n_classes && yp[i] < n_classes {
-                    conf[yt[i]][yp[i]] += 1;
-                }
+    let units = resampling_units(yt.len(), groups);
+    percentile_bootstrap(&units, b, id, |rows| {
+        let mut conf = vec![vec![0u64; n_classes]; n_classes];
+        for i in rows {
+            if yt[i] < n_classes && yp[i] < n_classes {
+                conf[yt[i]][yp[i]] += 1;
             }
         }
-        stats.push(metrics::scores(&conf).uar);
-    }
-    stats.sort_by(f64::total_cmp);
-    let alpha = (1.0 - b.level) / 2.0;
-    Some(Interval { low: quantile(&stats, alpha), high: quantile(&stats, 1.0 - alpha) })
+        metrics::scores(&conf).uar
+    })
 }
 
 /// Linear-interpolation quantile of sorted values (numpy's default).

@@ -14,10 +14,6 @@ fn secs(x: Option<f64>) -> String {
     x.map_or_else(|| "–".to_owned(), |s| format!("{s:.2}"))
 }
 
-fn model_name(e: &ExperimentResult) -> &str {
-    e.model.get("name").and_then(|v| v.as_str()).unwrap_or("?")
-}
-
 fn speaker_independent(protocol: &str) -> bool {
     fedser_core::Protocol::parse(protocol).is_some_and(|p| p.speaker_independent())
 }
@@ -95,7 +91,7 @@ fn headline(r: &Results, b: &mut Vec<Block>) {
         rows.push(vec![
             e.protocol.clone(),
             e.training.clone(),
-            model_name(e).to_owned(),
+            e.model_name().to_owned(),
             e.feature_set.clone(),
             format!("**{}**", pct(e.uar)),
             e.uar_ci.map_or_else(|| "–".into(), |ci| format!("[{}, {}]", pct(ci.low), pct(ci.high))),
@@ -130,12 +126,12 @@ fn headline(r: &Results, b: &mut Vec<Block>) {
     let sd = r.experiments.iter().find(|e| !speaker_independent(&e.protocol) && e.training == "centralized");
     let si = r.experiments.iter().find(|e| speaker_independent(&e.protocol) && e.training == "centralized");
     if let (Some(sd), Some(si)) = (sd, si) {
-        if model_name(sd) == model_name(si) {
+        if sd.model_name() == si.model_name() {
             b.push(Block::Para(format!(
                 "Speaker-dependent {} vs speaker-independent {} ({}): UAR {} vs {} %, a gap of {:.1} points; the speaker-dependent model has heard the test speakers.",
                 sd.protocol,
                 si.protocol,
-                model_name(sd),
+                sd.model_name(),
                 pct(sd.uar),
                 pct(si.uar),
                 (sd.uar - si.uar) * 100.0
@@ -312,11 +308,11 @@ fn federated_vs_centralized(r: &Results, b: &mut Vec<Block>) {
     let rows = fed
         .iter()
         .map(|e| {
-            let model = model_name(e);
+            let model = e.model_name();
             let central = r
                 .experiments
                 .iter()
-                .find(|c| c.training == "centralized" && c.protocol == e.protocol && model_name(c) == model);
+                .find(|c| c.training == "centralized" && c.protocol == e.protocol && c.model_name() == model);
             let f = e.federated.as_ref();
             let (cu, du) = central.map_or(("–".to_owned(), "–".to_owned()), |c| {
                 let paired = f.and_then(|f| f.delta_uar.as_ref()).filter(|d| d.centralized == c.id);
