@@ -491,6 +491,47 @@ fn federated_stage_outputs_caching_and_thread_determinism() {
     assert!(u.results()["experiments"].as_array().unwrap().iter().all(|e| e["training"] == "centralized"));
 }
 
+#[test]
+fn repeated_speaker_dependent_splits_run_through_every_stage() {
+    let s =
+        Study::new(&TINY_FED.replace(
+            r#"protocols = ["speaker_dependent_70_30", "loso"]"#,
+            r#"protocols = ["speaker_dependent_70_30"]"#,
+        ));
+    let tested = |r: &serde_json::Value, training: &str| -> (u64, u64, f64, serde_json::Value) {
+        let e = r["experiments"].as_array().unwrap().iter().find(|e| e["training"] == training).unwrap().clone();
+        let n = e["confusion"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        (e["folds"].as_u64().unwrap(), n, e["uar"].as_f64().unwrap(), e)
+    };
+    s.ok(&["run"]);
+    let one = s.results();
+    let (folds, n1, _, _) = tested(&one, "centralized");
+    assert_eq!((folds, n1), (1, 18), "3 actors x 6 emotions x 1 of 2 clips");
+    let status = s.ok(&["status", "--set", "partition.repeats=2"]);
+    assert!(status.contains("partition  stale: params changed: repeats"), "{status}");
+    s.ok(&["run", "--set", "partition.repeats=2"]);
+    let two = s.results();
+    let (cf, cn, cu, central) = tested(&two, "centralized");
+    let (ff, fnn, fu, fed) = tested(&two, "federated");
+    // every clip tested in one of the two splits or both; both runs on the same 36 (fold, clip) pairs
+    assert_eq!((cf, cn, ff, fnn), (2, 36, 2, 36));
+    assert_eq!(central["fold_seconds"].as_array().unwrap().len(), 2, "{central}");
+    // pairing is per (fold, clip): all 36 pairs, and the paired delta is
+    // the difference of the pooled UARs
+    let d = &fed["federated"]["delta_uar"];
+    assert_eq!(d["paired"].as_u64(), Some(36), "{d}");
+    assert!((d["delta"].as_f64().unwrap() - (fu - cu)).abs() < 1e-12, "{d}");
+    // back to one split: partition and everything after it rerun, and give the first results again
+    s.ok(&["run", "--set", "partition.repeats=1"]);
+    assert_eq!(numbers(s.results()), numbers(one));
+}
+
 /// The first study's results for its original params (rerun after the overrides above).
 fn s_results_default(s: &Study) -> serde_json::Value {
     s.ok(&["run"]);

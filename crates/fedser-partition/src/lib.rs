@@ -53,6 +53,7 @@ pub enum PartitionError {
 /// | `seed` | `42` | shuffles of the 70:30 split and of group k-fold | any u64 |
 /// | `protocols` | `["speaker_dependent_70_30", "loso"]` | protocols to build | non-empty, no duplicates |
 /// | `test_fraction` | `0.3` | speaker-dependent test share | `(0, 1)` |
+/// | `repeats` | `1` | independent speaker-dependent splits (folds `0..repeats`; fold 0 is the same split whatever `repeats` is) | `1..=100` |
 /// | `k` | `5` | folds of `group_kfold` | `2..=actors` |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,13 +64,22 @@ pub struct PartitionParams {
     pub protocols: Vec<Protocol>,
     /// Test share of the speaker-dependent split.
     pub test_fraction: f64,
+    /// Independent speaker-dependent splits (repeated hold-out): every
+    /// clip is tested in about `repeats x test_fraction` of them.
+    pub repeats: usize,
     /// Folds of group k-fold.
     pub k: usize,
 }
 
 impl Default for PartitionParams {
     fn default() -> Self {
-        Self { seed: 42, protocols: vec![Protocol::SpeakerDependent7030, Protocol::Loso], test_fraction: 0.3, k: 5 }
+        Self {
+            seed: 42,
+            protocols: vec![Protocol::SpeakerDependent7030, Protocol::Loso],
+            test_fraction: 0.3,
+            repeats: 1,
+            k: 5,
+        }
     }
 }
 
@@ -88,6 +98,9 @@ impl PartitionParams {
         check(seen.len() == self.protocols.len(), "partition.protocols", || "lists a protocol twice".into())?;
         check(self.test_fraction > 0.0 && self.test_fraction < 1.0, "partition.test_fraction", || {
             format!("{} is out of range: must be in (0, 1)", self.test_fraction)
+        })?;
+        check((1..=100).contains(&self.repeats), "partition.repeats", || {
+            format!("{} is out of range: must be in 1..=100", self.repeats)
         })?;
         check(self.k >= 2, "partition.k", || format!("{} is out of range: must be at least 2", self.k))?;
         Ok(())
@@ -144,14 +157,22 @@ pub fn assign(params: &PartitionParams, clips: &[ClipRef]) -> Result<Vec<Assignm
                 for (i, c) in clips.iter().enumerate() {
                     cells.entry((c.actor, c.emotion.as_str())).or_default().push(i);
                 }
-                for ((actor, emotion), mut idx) in cells {
-                    idx.sort_by(|&a, &b| clips[a].file.cmp(&clips[b].file));
-                    idx.shuffle(&mut rng_for(params.seed, &format!("sd:{actor}:{emotion}")));
-                    let n = idx.len();
-                    let n_test =
-                        if n < 2 { 0 } else { ((n as f64 * params.test_fraction).round() as usize).clamp(1, n - 1) };
-                    for (j, &clip) in idx.iter().enumerate() {
-                        out.push(Assignment { protocol, fold: 0, test: j < n_test, clip });
+                for repeat in 0..params.repeats {
+                    // repeat 0 keeps the single split's stream
+                    let tag = if repeat == 0 { "sd".to_owned() } else { format!("sd{repeat}") };
+                    for ((actor, emotion), idx) in &cells {
+                        let mut idx = idx.clone();
+                        idx.sort_by(|&a, &b| clips[a].file.cmp(&clips[b].file));
+                        idx.shuffle(&mut rng_for(params.seed, &format!("{tag}:{actor}:{emotion}")));
+                        let n = idx.len();
+                        let n_test = if n < 2 {
+                            0
+                        } else {
+                            ((n as f64 * params.test_fraction).round() as usize).clamp(1, n - 1)
+                        };
+                        for (j, &clip) in idx.iter().enumerate() {
+                            out.push(Assignment { protocol, fold: repeat as i32, test: j < n_test, clip });
+                        }
                     }
                 }
             }
@@ -298,6 +319,33 @@ mod tests {
             }
         }
         assert!(cells.values().all(|&(tr, te)| tr == 7 && te == 3), "{cells:?}");
+    }
+
+    #[test]
+    fn repeated_speaker_dependent_splits_are_independent_and_keep_the_first() {
+        let clips = corpus(3, 10);
+        let one = assign(&PartitionParams::default(), &clips).unwrap();
+        let p = PartitionParams { repeats: 3, ..Default::default() };
+        let three = assign(&p, &clips).unwrap();
+        let test_set = |rows: &[Assignment], fold: i32| -> std::collections::BTreeSet<usize> {
+            rows.iter()
+                .filter(|r| r.protocol == Protocol::SpeakerDependent7030 && r.fold == fold && r.test)
+                .map(|r| r.clip)
+                .collect()
+        };
+        // fold 0 is the single split, clip for clip
+        assert_eq!(test_set(&one, 0), test_set(&three, 0));
+        for fold in 0..3 {
+            let rows: Vec<_> =
+                three.iter().filter(|r| r.protocol == Protocol::SpeakerDependent7030 && r.fold == fold).collect();
+            assert_eq!(rows.len(), clips.len(), "fold {fold} places every clip once");
+            assert_eq!(test_set(&three, fold).len(), 3 * 6 * 3, "3 of 10 clips per actor and emotion");
+        }
+        assert_ne!(test_set(&three, 1), test_set(&three, 0));
+        assert_ne!(test_set(&three, 2), test_set(&three, 1));
+        assert_eq!(three.iter().filter(|r| r.protocol == Protocol::Loso).count(), clips.len());
+        let bad = PartitionParams { repeats: 0, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err().key, "partition.repeats");
     }
 
     #[test]

@@ -629,8 +629,32 @@ pub fn run(inputs: &ReportInputs<'_>, out_dir: &Path) -> Result<Results, ReportE
     Ok(results)
 }
 
-/// One test prediction of an experiment: (file, actor, true label, predicted label).
-type PredRow = (String, i32, String, String);
+/// One test prediction of an experiment.
+#[derive(Debug, Clone, PartialEq)]
+struct PredRow {
+    /// Outer fold (a clip is tested once per fold that holds it out:
+    /// once per repeat of a repeated speaker-dependent split).
+    fold: i32,
+    file: String,
+    actor: i32,
+    /// True label.
+    label: String,
+    /// Predicted label.
+    pred: String,
+}
+
+/// One resampling group per distinct clip, numbered in order of first
+/// appearance: a clip tested in several repeated splits is drawn (or left
+/// out) whole, and with one prediction per clip the groups are the rows.
+fn clip_groups<'a>(files: impl Iterator<Item = &'a str>) -> Vec<i32> {
+    let mut id: BTreeMap<&str, i32> = BTreeMap::new();
+    files
+        .map(|f| {
+            let next = id.len() as i32;
+            *id.entry(f).or_insert(next)
+        })
+        .collect()
+}
 
 fn read_source(
     inputs: &ReportInputs<'_>,
@@ -643,6 +667,7 @@ fn read_source(
     let p = src.predictions;
     let b = table::read_parquet(p, None)?;
     let exp = table::strings(p, &b, "experiment")?;
+    let fold = table::ints(p, &b, "fold")?;
     let file = table::strings(p, &b, "file")?;
     let actor = table::ints(p, &b, "actor")?;
     let label = table::strings(p, &b, "label")?;
@@ -678,8 +703,9 @@ fn read_source(
             .collect();
         let per_actor_uar = spread(&per_actor.iter().map(|a| a.uar).collect::<Vec<_>>());
         let independent = fedser_core::Protocol::parse(&m.protocol).is_some_and(|p| p.speaker_independent());
-        let uar_ci =
-            bootstrap_uar(&yt, &yp, independent.then_some(actors.as_slice()), labels.len(), &inputs.bootstrap, &m.id);
+        // units: actors when speakers are unseen, else clips
+        let groups = if independent { actors.clone() } else { clip_groups(rows.iter().map(|&i| file[i].as_str())) };
+        let uar_ci = bootstrap_uar(&yt, &yp, Some(&groups), labels.len(), &inputs.bootstrap, &m.id);
         let federated = m.strategy.map(|strategy| FederatedInfo {
             strategy,
             rounds: m.rounds,
@@ -695,8 +721,17 @@ fn read_source(
         // The federate stage writes its pooled learning curve; the report's
         // plots and tables read `curve`.
         let curve = m.curve.or_else(|| federated.as_ref().and_then(FederatedInfo::curve));
-        let pred_rows: Vec<PredRow> =
-            rows.iter().zip(&actors).map(|(&i, &a)| (file[i].clone(), a, label[i].clone(), pred[i].clone())).collect();
+        let pred_rows: Vec<PredRow> = rows
+            .iter()
+            .zip(&actors)
+            .map(|(&i, &a)| PredRow {
+                fold: fold[i].unwrap_or(0) as i32,
+                file: file[i].clone(),
+                actor: a,
+                label: label[i].clone(),
+                pred: pred[i].clone(),
+            })
+            .collect();
         experiments.push((
             ExperimentResult {
                 id: m.id,
@@ -759,8 +794,9 @@ fn pair_federated(experiments: &mut [ExperimentResult], rows: &[Vec<PredRow>], b
 }
 
 /// `(matched predictions, UAR(a) − UAR(b), paired bootstrap interval)` over
-/// the files both `a` and `b` predicted (`None` when none match). Units are
-/// clips, or actors when `by_actor`; the stream is seeded from `id`.
+/// the (fold, file) pairs both `a` and `b` predicted (`None` when none
+/// match). Units are clips (all of a clip's folds together), or actors when
+/// `by_actor`; the stream is seeded from `id`.
 fn paired_delta(
     a: &[PredRow],
     b: &[PredRow],
@@ -770,13 +806,15 @@ fn paired_delta(
 ) -> Option<(usize, f64, Option<Interval>)> {
     let k = fedser_core::codes::EMOTIONS.len();
     let code = |s: &str| fedser_core::codes::EMOTIONS.iter().position(|e| *e == s);
-    let of_b: BTreeMap<&str, &PredRow> = b.iter().map(|r| (r.0.as_str(), r)).collect();
-    // (actor, truth, a's prediction, b's prediction)
+    let of_b: BTreeMap<(i32, &str), &PredRow> = b.iter().map(|r| ((r.fold, r.file.as_str()), r)).collect();
+    // (actor, truth, a's prediction, b's prediction) and the file
     let mut m: Vec<(i32, usize, usize, usize)> = Vec::new();
-    for (file, actor, truth, pa) in a {
-        let Some(rb) = of_b.get(file.as_str()) else { continue };
-        if let (Some(t), Some(pa), Some(pb)) = (code(truth), code(pa), code(&rb.3)) {
-            m.push((*actor, t, pa, pb));
+    let mut files: Vec<&str> = Vec::new();
+    for ra in a {
+        let Some(rb) = of_b.get(&(ra.fold, ra.file.as_str())) else { continue };
+        if let (Some(t), Some(pa), Some(pb)) = (code(&ra.label), code(&ra.pred), code(&rb.pred)) {
+            m.push((ra.actor, t, pa, pb));
+            files.push(&ra.file);
         }
     }
     if m.is_empty() {
@@ -792,8 +830,8 @@ fn paired_delta(
         metrics::scores(&ca).uar - metrics::scores(&cb).uar
     };
     let delta = diff(&mut (0..m.len()));
-    let groups: Vec<i32> = m.iter().map(|r| r.0).collect();
-    let units = resampling_units(m.len(), by_actor.then_some(groups.as_slice()));
+    let groups: Vec<i32> = if by_actor { m.iter().map(|r| r.0).collect() } else { clip_groups(files.iter().copied()) };
+    let units = resampling_units(m.len(), Some(&groups));
     Some((m.len(), delta, percentile_bootstrap(&units, boot, id, diff)))
 }
 
@@ -1020,8 +1058,15 @@ mod tests {
                 let file = format!("{actor}_{i}.wav");
                 let pb = if i < 6 { t } else { wrong };
                 let pa = if i < 6 || actor < 2 { t } else { wrong };
-                a.push((file.clone(), actor, t.to_owned(), pa.to_owned()));
-                b.push((file, actor, t.to_owned(), pb.to_owned()));
+                let row = |pred: &str| PredRow {
+                    fold: 0,
+                    file: file.clone(),
+                    actor,
+                    label: t.to_owned(),
+                    pred: pred.to_owned(),
+                };
+                a.push(row(pa));
+                b.push(row(pb));
             }
         }
         (a, b)
@@ -1035,7 +1080,7 @@ mod tests {
         // ANG and 3 SAD clips in each of 2 actors: recall 36/60 in both
         let want = 36.0 / 60.0 - 0.5;
         // rows only one run predicted are left out, in any order
-        a.push(("extra.wav".into(), 99, "ANG".into(), "ANG".into()));
+        a.push(PredRow { fold: 0, file: "extra.wav".into(), actor: 99, label: "ANG".into(), pred: "ANG".into() });
         b.reverse();
         let (n, d, ci) = paired_delta(&a, &b, false, &boot, "p").unwrap();
         assert_eq!(n, 120);
@@ -1055,6 +1100,44 @@ mod tests {
         assert_eq!(paired_delta(&a, &b, false, &boot, "p").unwrap().2, Some(ci));
         assert_eq!(paired_delta(&a, &b, false, &Bootstrap { resamples: 0, ..boot }, "p").unwrap().2, None);
         assert_eq!(paired_delta(&a[120..], &b, false, &boot, "p"), None);
+    }
+
+    #[test]
+    fn repeated_splits_pair_by_fold_and_resample_whole_clips() {
+        let (a, b) = pair_rows();
+        let boot = Bootstrap { resamples: 300, level: 0.95, seed: 3 };
+        let one = paired_delta(&a, &b, false, &boot, "p").unwrap();
+        // the same clips tested again in a second split, predicted alike
+        let twice = |rows: &[PredRow]| -> Vec<PredRow> {
+            rows.iter().cloned().chain(rows.iter().map(|r| PredRow { fold: 1, ..r.clone() })).collect()
+        };
+        let (a2, b2) = (twice(&a), twice(&b));
+        let two = paired_delta(&a2, &b2, false, &boot, "p").unwrap();
+        assert_eq!(two.0, 240, "each (fold, file) pairs with its own fold");
+        // a clip's two predictions are drawn together: no narrower interval
+        // than one split gives (rows as units would shrink it by ~1/sqrt 2)
+        assert_eq!((two.1, two.2), (one.1, one.2));
+        // a centralized run with only fold 0 pairs with fold 0 alone, not
+        // with fold 1's predictions of the same files
+        assert_eq!(paired_delta(&a2, &b, false, &boot, "p").unwrap(), one);
+        let mut b_other = b2.clone();
+        for r in b_other.iter_mut().filter(|r| r.fold == 1) {
+            r.pred = r.label.clone();
+        }
+        let mixed = paired_delta(&a2, &b_other, false, &boot, "p").unwrap();
+        assert!(mixed.1 < one.1, "fold 1 compares with fold 1's (perfect) predictions: {mixed:?}");
+        // the UAR interval clusters the same way
+        let code = |s: &str| usize::from(s == "SAD");
+        let (yt, yp): (Vec<usize>, Vec<usize>) = a.iter().map(|r| (code(&r.label), code(&r.pred))).unzip();
+        let g1 = clip_groups(a.iter().map(|r| r.file.as_str()));
+        let g2 = clip_groups(a2.iter().map(|r| r.file.as_str()));
+        assert_eq!(g2[..120], g1[..]);
+        assert_eq!(g2[120..], g1[..]);
+        let (yt2, yp2) = (yt.repeat(2), yp.repeat(2));
+        assert_eq!(
+            bootstrap_uar(&yt2, &yp2, Some(&g2), 2, &boot, "u"),
+            bootstrap_uar(&yt, &yp, Some(&g1), 2, &boot, "u")
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn headline(r: &Results, b: &mut Vec<Block>) {
     }
     let level = r.provenance.bootstrap.map_or(0.95, |x| x.level);
     b.push(Block::Para(format!(
-        "UAR (unweighted average recall, chance = {:.1} %) is the main metric; values in %. The interval is a {:.0} % percentile bootstrap of UAR ({}; resampling unit: the test actor for speaker-independent protocols, the clip for speaker-dependent ones). The per-actor column gives the median (min–max) and standard deviation of UAR over held-out actors (speaker-independent protocols only).",
+        "UAR (unweighted average recall, chance = {:.1} %) is the main metric; values in %. The interval is a {:.0} % percentile bootstrap of UAR ({}; resampling unit: the test actor for speaker-independent protocols, the clip, with its predictions from every repeated split, for speaker-dependent ones). The per-actor column gives the median (min–max) and standard deviation of UAR over held-out actors (speaker-independent protocols only).",
         chance(r) * 100.0,
         level * 100.0,
         r.provenance.bootstrap.map_or_else(|| "settings not recorded".to_owned(), |x| format!("{} resamples, seed {}", x.resamples, x.seed)),
