@@ -426,17 +426,9 @@ fn federated_stage_outputs_caching_and_thread_determinism() {
         assert_eq!(f["learning_curve"].as_array().unwrap().len(), 6);
         let table = s.path("cache/federate").join(f["rounds_table"].as_str().unwrap());
         assert!(table.is_file(), "{} missing", table.display());
-        let conf = e["confusion"].as_array().unwrap();
-        let total: u64 = conf.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+        let total = tested_predictions(e);
         let central = exps.iter().find(|c| c["training"] == "centralized" && c["protocol"] == e["protocol"]).unwrap();
-        let ctotal: u64 = central["confusion"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.as_array().unwrap())
-            .map(|c| c.as_u64().unwrap())
-            .sum();
-        assert_eq!(total, ctotal, "federated and centralized test sets differ");
+        assert_eq!(total, tested_predictions(central), "federated and centralized test sets differ");
         // the paired difference covers every test clip, so it equals the
         // difference of the two pooled UARs, and its interval contains it
         let d = &f["delta_uar"];
@@ -500,14 +492,7 @@ fn repeated_speaker_dependent_splits_run_through_every_stage() {
         ));
     let tested = |r: &serde_json::Value, training: &str| -> (u64, u64, f64, serde_json::Value) {
         let e = r["experiments"].as_array().unwrap().iter().find(|e| e["training"] == training).unwrap().clone();
-        let n = e["confusion"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.as_array().unwrap())
-            .map(|c| c.as_u64().unwrap())
-            .sum();
-        (e["folds"].as_u64().unwrap(), n, e["uar"].as_f64().unwrap(), e)
+        (e["folds"].as_u64().unwrap(), tested_predictions(&e), e["uar"].as_f64().unwrap(), e)
     };
     s.ok(&["run"]);
     let one = s.results();
@@ -530,6 +515,11 @@ fn repeated_speaker_dependent_splits_run_through_every_stage() {
     // back to one split: partition and everything after it rerun, and give the first results again
     s.ok(&["run", "--set", "partition.repeats=1"]);
     assert_eq!(numbers(s.results()), numbers(one));
+}
+
+/// Test predictions of an experiment in `results.json`: its confusion matrix's total.
+fn tested_predictions(e: &serde_json::Value) -> u64 {
+    e["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum()
 }
 
 /// The first study's results for its original params (rerun after the overrides above).
