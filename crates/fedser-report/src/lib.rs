@@ -48,7 +48,8 @@
 //! pipeline (`[report] seed`, one ChaCha8 stream per experiment id). For
 //! speaker-independent protocols the resampling unit is the test actor (a
 //! cluster bootstrap: clips of one speaker are not independent); for
-//! speaker-dependent splits it is the clip.
+//! speaker-dependent splits it is the clip, with all its predictions when
+//! `[partition] repeats` tests it in several splits.
 //!
 //! # Federated minus centralized
 //! `experiments[].federated.delta_uar` pairs a federated run with the
