@@ -65,10 +65,18 @@ pub struct PartitionParams {
     /// Test share of the speaker-dependent split.
     pub test_fraction: f64,
     /// Independent speaker-dependent splits (repeated hold-out): every
-    /// clip is tested in about `repeats x test_fraction` of them.
+    /// clip is tested in about `repeats x test_fraction` of them. Left out
+    /// of the serialised params (and so of the cache key) at 1, so caches
+    /// from before the key existed stay fresh.
+    #[serde(skip_serializing_if = "is_one")]
     pub repeats: usize,
     /// Folds of group k-fold.
     pub k: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl Default for PartitionParams {
