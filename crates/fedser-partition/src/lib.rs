@@ -165,12 +165,15 @@ pub fn assign(params: &PartitionParams, clips: &[ClipRef]) -> Result<Vec<Assignm
                 for (i, c) in clips.iter().enumerate() {
                     cells.entry((c.actor, c.emotion.as_str())).or_default().push(i);
                 }
+                // file order first, so the shuffles do not depend on input order
+                for idx in cells.values_mut() {
+                    idx.sort_by(|&a, &b| clips[a].file.cmp(&clips[b].file));
+                }
                 for repeat in 0..params.repeats {
                     // repeat 0 keeps the single split's stream
                     let tag = if repeat == 0 { "sd".to_owned() } else { format!("sd{repeat}") };
                     for ((actor, emotion), idx) in &cells {
                         let mut idx = idx.clone();
-                        idx.sort_by(|&a, &b| clips[a].file.cmp(&clips[b].file));
                         idx.shuffle(&mut rng_for(params.seed, &format!("{tag}:{actor}:{emotion}")));
                         let n = idx.len();
                         let n_test = if n < 2 {

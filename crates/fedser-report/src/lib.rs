@@ -705,8 +705,14 @@ fn read_source(
         let per_actor_uar = spread(&per_actor.iter().map(|a| a.uar).collect::<Vec<_>>());
         let independent = fedser_core::Protocol::parse(&m.protocol).is_some_and(|p| p.speaker_independent());
         // units: actors when speakers are unseen, else clips
-        let groups = if independent { actors.clone() } else { clip_groups(rows.iter().map(|&i| file[i].as_str())) };
-        let uar_ci = bootstrap_uar(&yt, &yp, Some(&groups), labels.len(), &inputs.bootstrap, &m.id);
+        let clips;
+        let groups: &[i32] = if independent {
+            &actors
+        } else {
+            clips = clip_groups(rows.iter().map(|&i| file[i].as_str()));
+            &clips
+        };
+        let uar_ci = bootstrap_uar(&yt, &yp, groups, labels.len(), &inputs.bootstrap, &m.id);
         let federated = m.strategy.map(|strategy| FederatedInfo {
             strategy,
             rounds: m.rounds,
@@ -832,23 +838,18 @@ fn paired_delta(
     };
     let delta = diff(&mut (0..m.len()));
     let groups: Vec<i32> = if by_actor { m.iter().map(|r| r.0).collect() } else { clip_groups(files.iter().copied()) };
-    let units = resampling_units(m.len(), Some(&groups));
+    let units = resampling_units(&groups);
     Some((m.len(), delta, percentile_bootstrap(&units, boot, id, diff)))
 }
 
-/// The units a bootstrap resamples: one per group id in `groups` (in id
-/// order), else one per row.
-fn resampling_units(n: usize, groups: Option<&[i32]>) -> Vec<Vec<usize>> {
-    match groups {
-        Some(g) => {
-            let mut m: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-            for (i, &a) in g.iter().enumerate() {
-                m.entry(a).or_default().push(i);
-            }
-            m.into_values().collect()
-        }
-        None => (0..n).map(|i| vec![i]).collect(),
+/// The units a bootstrap resamples: the rows of each group id in `groups`
+/// (one id per row), in id order.
+fn resampling_units(groups: &[i32]) -> Vec<Vec<usize>> {
+    let mut m: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (i, &a) in groups.iter().enumerate() {
+        m.entry(a).or_default().push(i);
     }
+    m.into_values().collect()
 }
 
 /// Percentile interval of `stat` over `b.resamples` resamples of `units`
@@ -884,18 +885,18 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// Percentile bootstrap interval of the pooled UAR. `groups` (one id per
-/// prediction) makes it a cluster bootstrap over groups; `None` resamples
-/// predictions. `None` when there is nothing to resample.
+/// Percentile bootstrap interval of the pooled UAR, resampling `groups`
+/// (one id per prediction: actors, or clips). `None` when there is nothing
+/// to resample.
 fn bootstrap_uar(
     yt: &[usize],
     yp: &[usize],
-    groups: Option<&[i32]>,
+    groups: &[i32],
     n_classes: usize,
     b: &Bootstrap,
     id: &str,
 ) -> Option<Interval> {
-    let units = resampling_units(yt.len(), groups);
+    let units = resampling_units(groups);
     percentile_bootstrap(&units, b, id, |rows| {
         let mut conf = vec![vec![0u64; n_classes]; n_classes];
         for i in rows {
@@ -1035,17 +1036,18 @@ mod tests {
     fn bootstrap_is_seeded_and_cluster_aware() {
         let (yt, yp, g) = clustered();
         let b = Bootstrap { resamples: 400, level: 0.95, seed: 7 };
-        let clip = bootstrap_uar(&yt, &yp, None, 2, &b, "x").unwrap();
-        let actor = bootstrap_uar(&yt, &yp, Some(&g), 2, &b, "x").unwrap();
+        let rows: Vec<i32> = (0..yt.len() as i32).collect();
+        let clip = bootstrap_uar(&yt, &yp, &rows, 2, &b, "x").unwrap();
+        let actor = bootstrap_uar(&yt, &yp, &g, 2, &b, "x").unwrap();
         assert!(clip.low < 0.5 && clip.high > 0.5, "{clip:?}");
         // Resampling 10 actors instead of 120 clips: a much wider interval.
         assert!(actor.high - actor.low > 2.0 * (clip.high - clip.low), "{actor:?} vs {clip:?}");
-        assert_eq!(bootstrap_uar(&yt, &yp, Some(&g), 2, &b, "x"), Some(actor));
+        assert_eq!(bootstrap_uar(&yt, &yp, &g, 2, &b, "x"), Some(actor));
         // Another seed or another experiment id draws other resamples.
-        let other = |seed, id| bootstrap_uar(&yt, &yp, None, 2, &Bootstrap { resamples: 5, seed, ..b }, id);
+        let other = |seed, id| bootstrap_uar(&yt, &yp, &rows, 2, &Bootstrap { resamples: 5, seed, ..b }, id);
         let draws: Vec<_> = [(7, "x"), (8, "x"), (7, "y")].iter().map(|&(s, id)| other(s, id)).collect();
         assert!(draws[0] != draws[1] && draws[0] != draws[2], "{draws:?}");
-        assert_eq!(bootstrap_uar(&yt, &yp, None, 2, &Bootstrap { resamples: 0, ..b }, "x"), None);
+        assert_eq!(bootstrap_uar(&yt, &yp, &rows, 2, &Bootstrap { resamples: 0, ..b }, "x"), None);
     }
 
     /// 10 actors x 12 clips of ANG/SAD; `b` is right on the first 6 clips
@@ -1135,10 +1137,7 @@ mod tests {
         assert_eq!(g2[..120], g1[..]);
         assert_eq!(g2[120..], g1[..]);
         let (yt2, yp2) = (yt.repeat(2), yp.repeat(2));
-        assert_eq!(
-            bootstrap_uar(&yt2, &yp2, Some(&g2), 2, &boot, "u"),
-            bootstrap_uar(&yt, &yp, Some(&g1), 2, &boot, "u")
-        );
+        assert_eq!(bootstrap_uar(&yt2, &yp2, &g2, 2, &boot, "u"), bootstrap_uar(&yt, &yp, &g1, 2, &boot, "u"));
     }
 
     #[test]
